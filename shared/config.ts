@@ -1,0 +1,31 @@
+// Environment, parsed once at cold start: a bad or missing setting fails the init, not a request.
+import { z } from 'zod';
+
+const seconds = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+
+const schema = z.object({
+  TABLE_NAME: z.string().min(3).max(255),
+  DYNAMODB_ENDPOINT: z.url().optional(),
+  HOLD_TTL_SECONDS: seconds(120).pipe(z.number().min(1)),
+  MAX_QTY_PER_HOLD: z.coerce.number().int().min(1).max(1000).default(10),
+  PAYMENT_WINDOW_SECONDS: seconds(900).pipe(z.number().min(1)),
+  /** Comma-separated signing secrets (local use); the cloud passes WEBHOOK_SECRET_ID instead. */
+  WEBHOOK_SECRET: z.string().optional(),
+  /** Secrets Manager name or ARN holding the comma-separated signing secrets. */
+  WEBHOOK_SECRET_ID: z.string().optional(),
+  MAX_BODY_BYTES: z.coerce.number().int().min(256).default(16 * 1024),
+  /** Attempts for a transaction that keeps meeting TransactionConflict or throttling before answering 503. */
+  TRANSACTION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`Invalid configuration: ${z.prettifyError(parsed.error)}`);
+  }
+  return parsed.data;
+}
+
+export const config: Config = loadConfig(process.env);

@@ -1,0 +1,74 @@
+// The one table's shape: keys, indexes and TTL attribute. The CDK stack and the local runtime both build from it.
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+
+export interface IndexDefinition {
+  readonly indexName: string;
+  readonly partitionKey: string;
+  readonly sortKey: string;
+  /** Attributes projected besides the keys (the sweeper and reclaim read only these). */
+  readonly nonKeyAttributes: readonly string[];
+}
+
+const projected = ['entity', 'hold_id', 'order_id', 'product_id', 'qty', 'bucket', 'status'] as const;
+
+export const table = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Epoch seconds. Set only on items that no longer hold stock, so TTL can never release or lose a unit. */
+  ttlAttribute: 'expiration',
+  indexes: {
+    /**
+     * Access pattern `itemsPastDeadline`: every active hold (deadline = expires_at) and pending order
+     * (deadline = payment_due_at), sharded over DEADLINE_SHARDS partitions, sorted by deadline.
+     * Sparse: the attributes are removed the moment the item stops holding stock on a clock.
+     */
+    byDeadline: {
+      indexName: 'byDeadline',
+      partitionKey: 'gsi1pk',
+      sortKey: 'gsi1sk',
+      nonKeyAttributes: projected,
+    },
+    /** Access pattern `activeHoldsOfProduct`: one product's active holds by expiry, for reclaim-on-shortage. */
+    holdsOfProduct: {
+      indexName: 'holdsOfProduct',
+      partitionKey: 'gsi2pk',
+      sortKey: 'gsi2sk',
+      nonKeyAttributes: projected,
+    },
+  },
+} as const satisfies {
+  partitionKey: string;
+  sortKey: string;
+  ttlAttribute: string;
+  indexes: Record<string, IndexDefinition>;
+};
+
+/** Number of `byDeadline` partitions the sweeper walks; spreads index writes during a burst. */
+export const DEADLINE_SHARDS = 4;
+
+/** CreateTable input for DynamoDB Local (the cloud table is built by infra/data-stack.ts from the same object). */
+export function createTableInput(tableName: string): CreateTableCommandInput {
+  const indexes = Object.values(table.indexes);
+  const keyAttributes = new Set<string>([
+    table.partitionKey,
+    table.sortKey,
+    ...indexes.flatMap((index) => [index.partitionKey, index.sortKey]),
+  ]);
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [...keyAttributes].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+    KeySchema: [
+      { AttributeName: table.partitionKey, KeyType: 'HASH' },
+      { AttributeName: table.sortKey, KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: indexes.map((index) => ({
+      IndexName: index.indexName,
+      KeySchema: [
+        { AttributeName: index.partitionKey, KeyType: 'HASH' },
+        { AttributeName: index.sortKey, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.nonKeyAttributes] },
+    })),
+  };
+}

@@ -1,0 +1,28 @@
+// Powertools idempotency, stored in the one table under a per-scope partition, replaying the first response.
+import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { dynamo, tableName } from './db/client.ts';
+import { idempotencyPartition } from './db/keys.ts';
+import { table } from './db/table.ts';
+import { DAY_SECONDS } from './domain/records.ts';
+
+/** Record store for one scope (`create-hold`, `payment-webhook`); records expire (and TTL collects them) after 24 h. */
+export function idempotencyStore(scope: string): DynamoDBPersistenceLayer {
+  return new DynamoDBPersistenceLayer({
+    tableName,
+    keyAttr: table.partitionKey,
+    sortKeyAttr: table.sortKey,
+    staticPkValue: idempotencyPartition(scope),
+    expiryAttr: table.ttlAttribute,
+    awsSdkV3Client: dynamo,
+  });
+}
+
+export function idempotencyConfig(payloadValidationJmesPath: string): IdempotencyConfig {
+  return new IdempotencyConfig({
+    eventKeyJmesPath: 'idempotency_key',
+    payloadValidationJmesPath,
+    expiresAfterSeconds: DAY_SECONDS,
+    throwOnNoIdempotencyKey: true,
+  });
+}

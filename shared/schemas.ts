@@ -1,0 +1,46 @@
+// Zod schemas of every request: one source for validation at the edge and for the docs.
+// Objects strip unknown fields (old clients send extras), so nothing unlisted can reach storage.
+import { z } from 'zod';
+import { config } from './config.ts';
+
+/** Ids: old clients send `1`, new ones `"1"`; both become the string "1". */
+export const id = z
+  .union([
+    z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"'),
+    z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  ])
+  .transform(String);
+
+export const idParams = z.object({ id });
+
+export const priceString = z
+  .string()
+  .regex(/^(0|[1-9]\d{0,8})(\.\d{1,2})?$/, 'must be a decimal string with at most two places, e.g. "12.50"');
+
+export const putProductBody = z.object({
+  name: z.string().trim().min(1).max(200),
+  price: priceString,
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'must be an ISO-4217 code like "USD"')
+    .default('USD'),
+  stock: z.number().int().min(0).max(1_000_000),
+});
+export type PutProductBody = z.infer<typeof putProductBody>;
+
+export const createHoldBody = z.object({
+  product_id: id,
+  qty: z.number().int().min(1).max(config.MAX_QTY_PER_HOLD),
+});
+export type CreateHoldBody = z.infer<typeof createHoldBody>;
+
+export const idempotencyKeyHeader = z.string().min(1).max(255);
+
+export const createOrderBody = z.object({ hold_id: id });
+
+export const webhookBody = z.object({
+  idempotency_key: z.string().min(1).max(255),
+  order_id: id,
+  status: z.enum(['success', 'failure']),
+});
+export type WebhookBody = z.infer<typeof webhookBody>;

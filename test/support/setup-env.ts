@@ -1,0 +1,11 @@
+// Runs before each test file: its own table on the shared DynamoDB Local, set before any app module reads config.
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { ensureTable } from '../../infra/local/dynamodb.ts';
+
+const endpoint = inject('dynamoEndpoint');
+process.env.DYNAMODB_ENDPOINT = endpoint;
+process.env.TABLE_NAME = `test-${randomUUID()}`;
+process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+process.env.AWS_REGION ??= 'us-east-1';
+await ensureTable(endpoint, process.env.TABLE_NAME);
