@@ -1,18 +1,120 @@
+// Holds against DynamoDB Local: the old system's hold and expiry scenarios plus reclaim-on-shortage.
 import { describe, expect, it } from 'vitest';
-import { createHold } from '../../shared/domain/holds.ts';
-import { getProduct, putProduct } from '../../shared/domain/products.ts';
+import { createHold, reclaimExpiredHolds } from '../../shared/domain/holds.ts';
+import { createOrder } from '../../shared/domain/orders.ts';
+import { getProduct } from '../../shared/domain/products.ts';
+import { getHold } from '../../shared/domain/records.ts';
+import { sweep } from '../../shared/domain/sweeper.ts';
+import { at, productWithStock, T0 } from '../support/fixtures.ts';
 
-const now = new Date('2026-11-25T10:00:00.000Z');
+const code = (result: PromiseSettledResult<unknown>) =>
+  result.status === 'rejected' ? (result.reason as { code?: string }).code : 'OK';
 
-describe('holds', () => {
+describe('creating holds', () => {
   it('grants exactly the stock when 1,000 buyers race for 100 units', async () => {
-    await putProduct('race', { name: 'Race', price: '9.99', currency: 'USD', stock: 100 }, now);
+    const product = await productWithStock(100);
 
-    const results = await Promise.allSettled(Array.from({ length: 1000 }, () => createHold('race', 1, now)));
+    const results = await Promise.allSettled(Array.from({ length: 1000 }, () => createHold(product, 1, T0)));
 
-    const granted = results.filter((r) => r.status === 'fulfilled').length;
-    const refused = results.filter((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'INSUFFICIENT_STOCK').length;
-    expect({ granted, refused }).toEqual({ granted: 100, refused: 900 });
-    expect((await getProduct('race')).available).toBe(0);
+    const codes = results.map(code);
+    expect(codes.filter((c) => c === 'OK')).toHaveLength(100);
+    expect(codes.filter((c) => c === 'INSUFFICIENT_STOCK')).toHaveLength(900);
+    expect((await getProduct(product)).available).toBe(0);
+  });
+
+  it('never grants more than the stock for racing holds of mixed quantities', async () => {
+    const product = await productWithStock(50);
+    const quantities = Array.from({ length: 200 }, (_, i) => (i % 7) + 1);
+
+    const results = await Promise.allSettled(quantities.map((qty) => createHold(product, qty, T0)));
+
+    const granted = results.reduce((sum, r, i) => sum + (r.status === 'fulfilled' ? (quantities[i] ?? 0) : 0), 0);
+    expect(results.every((r) => code(r) === 'OK' || code(r) === 'INSUFFICIENT_STOCK')).toBe(true);
+    expect(granted).toBeLessThanOrEqual(50);
+    expect((await getProduct(product)).available).toBe(50 - granted);
+  });
+
+  it('reduces available at once and expires after HOLD_TTL_SECONDS', async () => {
+    const product = await productWithStock(10);
+
+    const hold = await createHold(product, 3, T0);
+
+    expect(hold).toMatchObject({ product_id: product, qty: 3, status: 'active', expires_at: at(120).toISOString() });
+    expect(await getProduct(product)).toMatchObject({ stock: 10, available: 7 });
+  });
+
+  it('refuses a hold over the available stock with the available count and changes nothing', async () => {
+    const product = await productWithStock(5);
+    await createHold(product, 4, T0);
+
+    await expect(createHold(product, 2, T0)).rejects.toMatchObject({
+      status: 409,
+      code: 'INSUFFICIENT_STOCK',
+      details: { available: 1 },
+    });
+    expect((await getProduct(product)).available).toBe(1);
+  });
+
+  it('answers PRODUCT_NOT_FOUND for an unknown product', async () => {
+    await expect(createHold('no-such-product', 1, T0)).rejects.toMatchObject({ status: 404, code: 'PRODUCT_NOT_FOUND' });
+  });
+
+  it('reclaims expired but unswept holds before turning a buyer away', async () => {
+    const product = await productWithStock(2);
+    const stale = await createHold(product, 2, T0);
+
+    const fresh = await createHold(product, 2, at(121));
+
+    expect(fresh.status).toBe('active');
+    expect((await getHold(stale.hold_id))?.status).toBe('released');
+    expect((await getProduct(product)).available).toBe(0);
+  });
+});
+
+describe('expiring holds', () => {
+  it('returns the stock of several expired holds in one sweep', async () => {
+    const product = await productWithStock(10);
+    const holds = await Promise.all([createHold(product, 1, T0), createHold(product, 2, T0), createHold(product, 3, T0)]);
+
+    const report = await sweep(at(121));
+
+    expect(report.holds_released).toBeGreaterThanOrEqual(3);
+    expect((await getProduct(product)).available).toBe(10);
+    for (const hold of holds) expect((await getHold(hold.hold_id))?.status).toBe('released');
+  });
+
+  it('leaves active holds and holds already turned into orders alone', async () => {
+    const product = await productWithStock(10);
+    const active = await createHold(product, 2, at(60));
+    const ordered = await createHold(product, 3, T0);
+    await createOrder(ordered.hold_id, at(10));
+
+    await sweep(at(121));
+
+    expect((await getHold(active.hold_id))?.status).toBe('active');
+    expect((await getHold(ordered.hold_id))?.status).toBe('ordered');
+    expect((await getProduct(product)).available).toBe(5);
+  });
+
+  it('releases each hold exactly once when sweeps overlap', async () => {
+    const product = await productWithStock(20);
+    await Promise.all(Array.from({ length: 10 }, () => createHold(product, 2, T0)));
+
+    const reports = await Promise.all([sweep(at(121)), sweep(at(121)), reclaimExpiredHolds(product, at(121))]);
+
+    expect((await getProduct(product)).available).toBe(20);
+    expect(reports[0].failures + reports[1].failures).toBe(0);
+  });
+
+  it('settles a sweep racing an order for the same hold exactly once', async () => {
+    const product = await productWithStock(4);
+    const hold = await createHold(product, 4, T0);
+
+    // The order is taken one millisecond before expiry; the sweep runs after it. Whichever commits first wins.
+    const [order] = await Promise.allSettled([createOrder(hold.hold_id, at(119.999)), sweep(at(121))]);
+
+    const available = (await getProduct(product)).available;
+    if (order.status === 'fulfilled') expect(available).toBe(0);
+    else expect(available).toBe(4);
   });
 });
