@@ -15,6 +15,9 @@ const schema = z.object({
   WEBHOOK_SECRET_ID: z.string().optional(),
   MAX_BODY_BYTES: z.coerce.number().int().min(256).default(16 * 1024),
   /** Attempts for a transaction that keeps meeting TransactionConflict or throttling before answering 503. */
+  /** Tests and soak runs only: `0.2` or `0.2:conflict,throttle`. Refused inside a Lambda. */
+  FAULT_INJECTION: z.string().optional(),
+  FAULT_SEED: z.coerce.number().int().optional(),
   TRANSACTION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
 });
 

@@ -2,6 +2,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
+import { installFaultInjection, parseFaultSpec, setFaultPlan } from './faults.ts';
 
 export const dynamo = new DynamoDBClient({
   // Standard mode retries throttling and 5xx with jittered backoff; transaction conflicts are retried by the domain.
@@ -19,6 +20,14 @@ export const dynamo = new DynamoDBClient({
       }
     : {}),
 });
+
+// Fault injection exists only off-Lambda (tests, local runtime), inert until a test or FAULT_INJECTION arms it.
+const inLambda = process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined;
+if (config.FAULT_INJECTION && inLambda) throw new Error('FAULT_INJECTION must never be set in a deployed Lambda');
+if (!inLambda) {
+  installFaultInjection(dynamo);
+  if (config.FAULT_INJECTION) setFaultPlan(parseFaultSpec(config.FAULT_INJECTION, config.FAULT_SEED));
+}
 
 export const db = DynamoDBDocumentClient.from(dynamo, {
   marshallOptions: { removeUndefinedValues: true },

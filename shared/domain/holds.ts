@@ -79,9 +79,10 @@ export async function createHold(productId: string, qty: number, now: Date): Pro
   for (let attempt = 0; ; attempt++) {
     try {
       await reserve();
-      logger.info('hold_created', { hold_id: holdId, product_id: productId, qty, expires_at: expiresAt });
-      return holdView(hold);
+      break;
     } catch (error) {
+      // The hold id is ours alone: if it exists, an earlier attempt whose answer was lost (timeout) committed.
+      if (conditionFailedAt(error, 1)) break;
       if (!conditionFailedAt(error, 0)) throw error;
       const available = Number(failedItemAt(error, 0)?.available ?? 0);
       if (attempt === 0 && (await reclaimExpiredHolds(productId, now)) > 0) continue;
@@ -89,6 +90,8 @@ export async function createHold(productId: string, qty: number, now: Date): Pro
       throw new InsufficientStock(available);
     }
   }
+  logger.info('hold_created', { hold_id: holdId, product_id: productId, qty, expires_at: expiresAt });
+  return holdView(hold);
 }
 
 export interface HoldRef {
