@@ -23,7 +23,8 @@ async function authenticate(rawBody: string, headers: Record<string, string | un
   try {
     verifySignature(headers['x-signature'], rawBody, secrets, new Date());
   } catch (error) {
-    if (error instanceof InvalidSignature) logger.warn('webhook_rejected_signature', { has_header: 'x-signature' in headers });
+    if (error instanceof InvalidSignature)
+      logger.warn('webhook_rejected_signature', { has_header: 'x-signature' in headers });
     throw error;
   }
 }

@@ -12,7 +12,9 @@ const { values } = parseArgs({
 });
 
 if (!values.product && !values.all) {
-  console.error('usage: npm run audit -- --product <id> | --all [--repair] [--table <name>] [--endpoint <url>]');
+  console.error(
+    'usage: npm run audit -- --product <id> | --all [--repair] [--table <name>] [--endpoint <url>]',
+  );
   process.exit(2);
 }
 // Config is read when the data modules load, so settle the environment first.
@@ -28,7 +30,9 @@ console.table(report.buckets);
 if (values.repair) {
   for (const row of report.buckets.filter((r) => r.drift !== 0)) {
     const fixed = await repairDrift(row);
-    console.log(`${row.product_id}#${row.bucket}: ${fixed ? `available ${row.available} -> ${row.available + row.drift}` : 'not repaired (changed meanwhile, or oversold: needs a human)'}`);
+    console.log(
+      `${row.product_id}#${row.bucket}: ${fixed ? `available ${row.available} -> ${row.available + row.drift}` : 'not repaired (changed meanwhile, or oversold: needs a human)'}`,
+    );
   }
 }
 if (report.violations.length > 0) {

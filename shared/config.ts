@@ -13,7 +13,11 @@ const schema = z.object({
   WEBHOOK_SECRET: z.string().optional(),
   /** Secrets Manager name or ARN holding the comma-separated signing secrets. */
   WEBHOOK_SECRET_ID: z.string().optional(),
-  MAX_BODY_BYTES: z.coerce.number().int().min(256).default(16 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(256)
+    .default(16 * 1024),
   /** Attempts for a transaction that keeps meeting TransactionConflict or throttling before answering 503. */
   /** Tests and soak runs only: `0.2` or `0.2:conflict,throttle`. Refused inside a Lambda. */
   FAULT_INJECTION: z.string().optional(),

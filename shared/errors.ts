@@ -84,15 +84,25 @@ export class InvalidSignature extends AppError {
 
 export class RequestInProgress extends AppError {
   constructor() {
-    super(409, 'REQUEST_IN_PROGRESS', 'A request with this idempotency key is still being processed', undefined, {
-      'Retry-After': '1',
-    });
+    super(
+      409,
+      'REQUEST_IN_PROGRESS',
+      'A request with this idempotency key is still being processed',
+      undefined,
+      {
+        'Retry-After': '1',
+      },
+    );
   }
 }
 
 export class IdempotencyKeyReused extends AppError {
   constructor() {
-    super(422, 'IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used with a different request body');
+    super(
+      422,
+      'IDEMPOTENCY_KEY_REUSED',
+      'This idempotency key was already used with a different request body',
+    );
   }
 }
 

@@ -23,7 +23,8 @@ export const dynamo = new DynamoDBClient({
 
 // Fault injection exists only off-Lambda (tests, local runtime), inert until a test or FAULT_INJECTION arms it.
 const inLambda = process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined;
-if (config.FAULT_INJECTION && inLambda) throw new Error('FAULT_INJECTION must never be set in a deployed Lambda');
+if (config.FAULT_INJECTION && inLambda)
+  throw new Error('FAULT_INJECTION must never be set in a deployed Lambda');
 if (!inLambda) {
   installFaultInjection(dynamo);
   if (config.FAULT_INJECTION) setFaultPlan(parseFaultSpec(config.FAULT_INJECTION, config.FAULT_SEED));

@@ -9,7 +9,13 @@ import {
 } from '@aws-sdk/client-dynamodb';
 
 export type FaultKind = 'conflict' | 'throttle' | 'server_error' | 'timeout_before' | 'timeout_after';
-export const ALL_FAULTS: readonly FaultKind[] = ['conflict', 'throttle', 'server_error', 'timeout_before', 'timeout_after'];
+export const ALL_FAULTS: readonly FaultKind[] = [
+  'conflict',
+  'throttle',
+  'server_error',
+  'timeout_before',
+  'timeout_after',
+];
 
 export interface FaultPlan {
   /** Probability (0..1) that a call gets a fault. */
@@ -79,7 +85,9 @@ function faultFor(kind: FaultKind, command: string, input: { TransactItems?: unk
         return new TransactionCanceledException({
           message: 'Transaction cancelled (simulated TransactionConflict)',
           $metadata,
-          CancellationReasons: (input.TransactItems ?? []).map((_, i) => ({ Code: i === 0 ? 'TransactionConflict' : 'None' })),
+          CancellationReasons: (input.TransactItems ?? []).map((_, i) => ({
+            Code: i === 0 ? 'TransactionConflict' : 'None',
+          })),
         });
       }
       return new ProvisionedThroughputExceededException({ message: 'Simulated throttling', $metadata });

@@ -1,7 +1,8 @@
 // Bounded, jittered retries for writes that DynamoDB refuses for contention, and reading why a transaction failed.
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type AttributeValue, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { config } from '../config.ts';
 import { ServiceBusy } from '../errors.ts';
 import { logger } from '../logger.ts';
@@ -19,7 +20,9 @@ const RETRYABLE_NAMES = new Set([
 type Reason = { Code?: string; Item?: Record<string, AttributeValue> };
 
 function reasonsOf(error: unknown): Reason[] | undefined {
-  return error instanceof TransactionCanceledException ? (error.CancellationReasons as Reason[] | undefined) : undefined;
+  return error instanceof TransactionCanceledException
+    ? (error.CancellationReasons as Reason[] | undefined)
+    : undefined;
 }
 
 /** True when the transaction failed because the condition of item `index` did not hold. */
@@ -43,7 +46,12 @@ export function isRetryableDynamoError(error: unknown): boolean {
     const codes = reasons.map((reason) => reason.Code ?? 'None');
     return (
       !codes.includes('ConditionalCheckFailed') &&
-      codes.some((code) => code === 'TransactionConflict' || code === 'ThrottlingError' || code === 'ProvisionedThroughputExceeded')
+      codes.some(
+        (code) =>
+          code === 'TransactionConflict' ||
+          code === 'ThrottlingError' ||
+          code === 'ProvisionedThroughputExceeded',
+      )
     );
   }
   return error instanceof Error && RETRYABLE_NAMES.has(error.name);

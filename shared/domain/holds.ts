@@ -3,9 +3,16 @@ import { randomUUID } from 'node:crypto';
 import { QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
 import { db, tableName } from '../db/client.ts';
-import { deadlineIndex, holdKey, orderKey, productHoldsIndex, productHoldsKey, stockBucketKey } from '../db/keys.ts';
-import { table } from '../db/table.ts';
+import {
+  deadlineIndex,
+  holdKey,
+  orderKey,
+  productHoldsIndex,
+  productHoldsKey,
+  stockBucketKey,
+} from '../db/keys.ts';
 import { conditionFailedAt, failedItemAt, withContentionRetry } from '../db/retry.ts';
+import { table } from '../db/table.ts';
 import { InsufficientStock, ProductNotFound } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { DEFAULT_BUCKET, loadProduct } from './products.ts';
@@ -107,7 +114,8 @@ const releaseHoldUpdate = (hold: HoldRef, now: Date) => ({
   Update: {
     TableName: tableName,
     Key: holdKey(hold.hold_id),
-    UpdateExpression: 'SET #status = :released, released_at = :now, #ttl = :gc REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk',
+    UpdateExpression:
+      'SET #status = :released, released_at = :now, #ttl = :gc REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk',
     ConditionExpression: '#status = :active AND expires_at <= :now',
     ExpressionAttributeNames: { '#status': 'status', '#ttl': table.ttlAttribute },
     ExpressionAttributeValues: {
@@ -134,10 +142,16 @@ export const consumeHoldUpdate = (holdId: string, now: Date, requireUnexpired: b
   Update: {
     TableName: tableName,
     Key: holdKey(holdId),
-    UpdateExpression: 'SET #status = :ordered, ordered_at = :now, #ttl = :gc REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk',
+    UpdateExpression:
+      'SET #status = :ordered, ordered_at = :now, #ttl = :gc REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk',
     ConditionExpression: requireUnexpired ? '#status = :active AND expires_at > :now' : '#status = :active',
     ExpressionAttributeNames: { '#status': 'status', '#ttl': table.ttlAttribute },
-    ExpressionAttributeValues: { ':ordered': 'ordered', ':active': 'active', ':now': now.toISOString(), ':gc': gcAfter(now) },
+    ExpressionAttributeValues: {
+      ':ordered': 'ordered',
+      ':active': 'active',
+      ':now': now.toISOString(),
+      ':gc': gcAfter(now),
+    },
   },
 });
 
@@ -176,11 +190,21 @@ export async function releaseExpiredHold(hold: HoldRef, now: Date): Promise<Rele
   }
 }
 
-async function settleParkedPayment(ref: HoldRef, parked: ParkedPaymentItem, now: Date): Promise<ReleaseOutcome> {
+async function settleParkedPayment(
+  ref: HoldRef,
+  parked: ParkedPaymentItem,
+  now: Date,
+): Promise<ReleaseOutcome> {
   const hold = await getHold(ref.hold_id);
-  if (!hold || hold.status !== 'active') return 'already_settled';
+  if (hold?.status !== 'active') return 'already_settled';
   const success = parked.parked_status === 'success';
-  const order = orderFromHold(hold, success ? 'paid' : 'cancelled', now, config.PAYMENT_WINDOW_SECONDS, parked.parked_key);
+  const order = orderFromHold(
+    hold,
+    success ? 'paid' : 'cancelled',
+    now,
+    config.PAYMENT_WINDOW_SECONDS,
+    parked.parked_key,
+  );
   const putOrder = {
     Put: {
       TableName: tableName,

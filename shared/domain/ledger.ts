@@ -2,8 +2,8 @@
 import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { db, tableName } from '../db/client.ts';
 import { stockBucketKey } from '../db/keys.ts';
-import type { HoldItem, OrderItem } from './records.ts';
 import type { StockBucketItem } from './products.ts';
+import type { HoldItem, OrderItem } from './records.ts';
 
 export interface BucketFigures {
   product_id: string;
@@ -82,14 +82,17 @@ export async function checkLedger(productId?: string): Promise<LedgerReport> {
       const order = item as unknown as OrderItem;
       const row = figures.get(slot(order.product_id, order.bucket));
       if (order.status === 'pending' || order.status === 'paid') {
-        if (!row) violations.push(`order ${order.order_id} holds stock of unknown product ${order.product_id}`);
+        if (!row)
+          violations.push(`order ${order.order_id} holds stock of unknown product ${order.product_id}`);
         else if (order.status === 'pending') row.pending_orders += order.qty;
         else row.paid_orders += order.qty;
       }
       if (order.payment_key) {
         const owner = keyOwners.get(order.payment_key);
         if (owner && owner !== order.order_id) {
-          violations.push(`webhook key ${order.payment_key} applied to orders ${owner} and ${order.order_id}`);
+          violations.push(
+            `webhook key ${order.payment_key} applied to orders ${owner} and ${order.order_id}`,
+          );
         }
         keyOwners.set(order.payment_key, order.order_id);
       }
@@ -97,10 +100,15 @@ export async function checkLedger(productId?: string): Promise<LedgerReport> {
   }
   for (const row of figures.values()) {
     row.drift = row.stock - (row.available + row.active_holds + row.pending_orders + row.paid_orders);
-    if (row.drift !== 0) violations.push(`product ${row.product_id} bucket ${row.bucket}: drift ${row.drift}`);
-    if (row.available < 0) violations.push(`product ${row.product_id} bucket ${row.bucket}: available ${row.available} < 0`);
+    if (row.drift !== 0)
+      violations.push(`product ${row.product_id} bucket ${row.bucket}: drift ${row.drift}`);
+    if (row.available < 0)
+      violations.push(`product ${row.product_id} bucket ${row.bucket}: available ${row.available} < 0`);
   }
-  return { buckets: [...figures.values()].sort((a, b) => a.product_id.localeCompare(b.product_id)), violations };
+  return {
+    buckets: [...figures.values()].sort((a, b) => a.product_id.localeCompare(b.product_id)),
+    violations,
+  };
 }
 
 /**

@@ -7,7 +7,14 @@ import { conditionFailedAt, withContentionRetry } from '../db/retry.ts';
 import { HoldExpired, HoldNotFound, OrderNotFound, ServiceBusy } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { consumeHoldUpdate } from './holds.ts';
-import { getHold, getOrderSlot, type OrderItem, type OrderView, orderFromHold, orderView } from './records.ts';
+import {
+  getHold,
+  getOrderSlot,
+  type OrderItem,
+  type OrderView,
+  orderFromHold,
+  orderView,
+} from './records.ts';
 
 export async function getOrder(orderId: string): Promise<OrderView> {
   const slot = await getOrderSlot(orderId);
@@ -20,7 +27,10 @@ export async function getOrder(orderId: string): Promise<OrderView> {
  * (`created: false`). A payment that arrived first is applied in the same transaction, so the answer already
  * shows `paid` or `cancelled`; a parked success also beats the hold's expiry.
  */
-export async function createOrder(holdId: string, now: Date): Promise<{ created: boolean; order: OrderView }> {
+export async function createOrder(
+  holdId: string,
+  now: Date,
+): Promise<{ created: boolean; order: OrderView }> {
   for (let round = 0; round < 5; round++) {
     const slot = await getOrderSlot(holdId);
     if (slot?.entity === 'order') return { created: false, order: orderView(slot) };
@@ -36,8 +46,17 @@ export async function createOrder(holdId: string, now: Date): Promise<{ created:
     if (!paidEarly && hold.expires_at <= now.toISOString()) throw new HoldExpired(holdId);
 
     const status = parked ? (paidEarly ? 'paid' : 'cancelled') : 'pending';
-    const order: OrderItem = orderFromHold(hold, status, now, config.PAYMENT_WINDOW_SECONDS, parked?.parked_key);
-    const orderIndex = status === 'pending' && order.payment_due_at ? deadlineIndex('ORDER', holdId, order.payment_due_at) : {};
+    const order: OrderItem = orderFromHold(
+      hold,
+      status,
+      now,
+      config.PAYMENT_WINDOW_SECONDS,
+      parked?.parked_key,
+    );
+    const orderIndex =
+      status === 'pending' && order.payment_due_at
+        ? deadlineIndex('ORDER', holdId, order.payment_due_at)
+        : {};
     const putOrder = {
       Put: {
         TableName: tableName,

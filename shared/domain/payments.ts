@@ -4,6 +4,7 @@ import { config } from '../config.ts';
 import { db, tableName } from '../db/client.ts';
 import { holdKey, orderKey, stockBucketKey } from '../db/keys.ts';
 import { conditionFailedAt, withContentionRetry } from '../db/retry.ts';
+import { table } from '../db/table.ts';
 import { OrderAlreadyFinalized, ServiceBusy } from '../errors.ts';
 import { logger } from '../logger.ts';
 import {
@@ -16,7 +17,6 @@ import {
   type ParkedPaymentItem,
   type PaymentOutcome,
 } from './records.ts';
-import { table } from '../db/table.ts';
 
 export interface PaymentInput {
   idempotency_key: string;
@@ -61,7 +61,11 @@ export async function applyPayment(input: PaymentInput, now: Date): Promise<Paym
 }
 
 async function applyToOrder(order: OrderItem, input: PaymentInput, now: Date): Promise<PaymentResult> {
-  const log = { order_id: order.order_id, idempotency_key: input.idempotency_key, payment_status: input.status };
+  const log = {
+    order_id: order.order_id,
+    idempotency_key: input.idempotency_key,
+    payment_status: input.status,
+  };
   if (order.payment_key === input.idempotency_key) {
     logger.info('webhook_duplicate', { ...log, order_status: order.status });
     return applied(order.order_id, order.status);
@@ -101,7 +105,12 @@ async function applyToOrder(order: OrderItem, input: PaymentInput, now: Date): P
           }),
         ),
       );
-      logger.info('payment_applied', { ...log, order_status: to, product_id: order.product_id, qty: order.qty });
+      logger.info('payment_applied', {
+        ...log,
+        order_status: to,
+        product_id: order.product_id,
+        qty: order.qty,
+      });
       return applied(order.order_id, to);
     }
     case 'expired': {
@@ -129,7 +138,13 @@ async function applyToOrder(order: OrderItem, input: PaymentInput, now: Date): P
             }),
           ),
         );
-        logger.info('payment_applied', { ...log, order_status: 'paid', product_id: order.product_id, qty: order.qty, late: true });
+        logger.info('payment_applied', {
+          ...log,
+          order_status: 'paid',
+          product_id: order.product_id,
+          qty: order.qty,
+          late: true,
+        });
         return applied(order.order_id, 'paid');
       } catch (error) {
         if (!conditionFailedAt(error, 1) || conditionFailedAt(error, 0)) throw error;
@@ -142,8 +157,15 @@ async function applyToOrder(order: OrderItem, input: PaymentInput, now: Date): P
     }
     default: {
       // paid, cancelled, refund_required are terminal: the same outcome again is a no-op, another is refused.
-      if (order.status === terminalFor(input.status) || (order.status === 'refund_required' && input.status === 'success')) {
-        logger.info('webhook_duplicate', { ...log, order_status: order.status, reason: 'same_outcome_other_key' });
+      if (
+        order.status === terminalFor(input.status) ||
+        (order.status === 'refund_required' && input.status === 'success')
+      ) {
+        logger.info('webhook_duplicate', {
+          ...log,
+          order_status: order.status,
+          reason: 'same_outcome_other_key',
+        });
         return applied(order.order_id, order.status);
       }
       if (input.status === 'success') logger.warn('payment_after_cancel', { ...log, refund_required: true });
@@ -155,10 +177,18 @@ async function applyToOrder(order: OrderItem, input: PaymentInput, now: Date): P
 
 function answerParked(parked: ParkedPaymentItem, input: PaymentInput): PaymentResult {
   if (parked.parked_key === input.idempotency_key || parked.parked_status === input.status) {
-    logger.info('webhook_duplicate', { order_id: parked.order_id, idempotency_key: input.idempotency_key, order_status: 'awaiting_order' });
+    logger.info('webhook_duplicate', {
+      order_id: parked.order_id,
+      idempotency_key: input.idempotency_key,
+      order_status: 'awaiting_order',
+    });
     return { status: 202, data: { order_id: parked.order_id, order_status: 'awaiting_order' } };
   }
-  logger.info('webhook_rejected_finalized', { order_id: parked.order_id, idempotency_key: input.idempotency_key, parked_status: parked.parked_status });
+  logger.info('webhook_rejected_finalized', {
+    order_id: parked.order_id,
+    idempotency_key: input.idempotency_key,
+    parked_status: parked.parked_status,
+  });
   throw new OrderAlreadyFinalized(parked.order_id, terminalFor(parked.parked_status));
 }
 
@@ -199,7 +229,11 @@ async function park(input: PaymentInput, now: Date): Promise<PaymentResult> {
       }),
     ),
   );
-  logger.info('webhook_parked', { order_id: input.order_id, idempotency_key: input.idempotency_key, payment_status: input.status });
+  logger.info('webhook_parked', {
+    order_id: input.order_id,
+    idempotency_key: input.idempotency_key,
+    payment_status: input.status,
+  });
   return { status: 202, data: { order_id: input.order_id, order_status: 'awaiting_order' } };
 }
 
@@ -217,9 +251,17 @@ async function recordAfterExpiry(input: PaymentInput, now: Date): Promise<Paymen
     }),
   );
   if (status === 'refund_required') {
-    logger.warn('payment_after_expiry', { order_id: order.order_id, idempotency_key: input.idempotency_key, refund_required: true });
+    logger.warn('payment_after_expiry', {
+      order_id: order.order_id,
+      idempotency_key: input.idempotency_key,
+      refund_required: true,
+    });
   } else {
-    logger.info('payment_applied', { order_id: order.order_id, idempotency_key: input.idempotency_key, order_status: status });
+    logger.info('payment_applied', {
+      order_id: order.order_id,
+      idempotency_key: input.idempotency_key,
+      order_status: status,
+    });
   }
   return applied(order.order_id, status);
 }

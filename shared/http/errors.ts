@@ -4,8 +4,8 @@ import {
   IdempotencyValidationError,
 } from '@aws-lambda-powertools/idempotency';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { AppError, IdempotencyKeyReused, RequestInProgress, ServiceBusy } from '../errors.ts';
 import { isRetryableDynamoError } from '../db/retry.ts';
+import { AppError, IdempotencyKeyReused, RequestInProgress, ServiceBusy } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { failure } from './responses.ts';
 
@@ -23,7 +23,11 @@ export function errorResponse(error: unknown, requestId?: string): APIGatewayPro
   const known = toAppError(error);
   if (known) {
     if (known.status >= 500) logger.warn('request_refused_busy', { code: known.code, error });
-    const body = { code: known.code, message: known.message, ...(known.details === undefined ? {} : { details: known.details }) };
+    const body = {
+      code: known.code,
+      message: known.message,
+      ...(known.details === undefined ? {} : { details: known.details }),
+    };
     return failure(known.status, body, known.headers);
   }
   logger.error('unhandled_error', { error, request_id: requestId });

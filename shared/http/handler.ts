@@ -2,7 +2,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { type z, ZodError } from 'zod';
+import { ZodError, type z } from 'zod';
 import { config } from '../config.ts';
 import { InvalidJson, PayloadTooLarge, ValidationFailed } from '../errors.ts';
 import { logger } from '../logger.ts';
@@ -28,7 +28,10 @@ export interface ParsedRequest<S extends RequestSchemas> {
   context: Context;
 }
 
-export type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+export type Handler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export function rawBodyOf(event: APIGatewayProxyEventV2): string {
   if (event.body === undefined) return '';
@@ -51,7 +54,10 @@ export function validate<T extends z.ZodType>(schema: T, value: unknown, where: 
     return schema.parse(value);
   } catch (error) {
     if (!(error instanceof ZodError)) throw error;
-    const details = error.issues.map((issue) => ({ field: [where, ...issue.path.map(String)].join('.'), message: issue.message }));
+    const details = error.issues.map((issue) => ({
+      field: [where, ...issue.path.map(String)].join('.'),
+      message: issue.message,
+    }));
     throw new ValidationFailed(`Invalid ${where}`, details);
   }
 }
@@ -68,10 +74,14 @@ export async function parseRequest<S extends RequestSchemas>(
   options: HandlerOptions = {},
 ): Promise<ParsedRequest<S>> {
   const rawBody = rawBodyOf(event);
-  if (Buffer.byteLength(rawBody, 'utf8') > config.MAX_BODY_BYTES) throw new PayloadTooLarge(config.MAX_BODY_BYTES);
+  if (Buffer.byteLength(rawBody, 'utf8') > config.MAX_BODY_BYTES)
+    throw new PayloadTooLarge(config.MAX_BODY_BYTES);
   await options.authenticate?.(rawBody, event.headers ?? {});
   return {
-    body: (schemas.body ? validate(schemas.body, parseJsonObject(rawBody), 'body') : undefined) as Parsed<S, 'body'>,
+    body: (schemas.body ? validate(schemas.body, parseJsonObject(rawBody), 'body') : undefined) as Parsed<
+      S,
+      'body'
+    >,
     params: (schemas.params
       ? validate(schemas.params, event.pathParameters ?? {}, 'path')
       : undefined) as Parsed<S, 'params'>,
@@ -94,5 +104,7 @@ export function httpHandler<S extends RequestSchemas>(
         request.response = errorResponse(request.error, request.context.awsRequestId);
       },
     })
-    .handler(async (event, context) => success(await handle(await parseRequest(schemas, event, context, options)))) as Handler;
+    .handler(async (event, context) =>
+      success(await handle(await parseRequest(schemas, event, context, options))),
+    ) as Handler;
 }

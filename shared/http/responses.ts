@@ -13,7 +13,11 @@ export const created = (data: unknown): HttpResult => ({ status: 201, data });
 const jsonHeaders = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 
 export function success({ status, data, headers }: HttpResult): APIGatewayProxyStructuredResultV2 {
-  return { statusCode: status, headers: { ...jsonHeaders, ...headers }, body: JSON.stringify({ success: true, data }) };
+  return {
+    statusCode: status,
+    headers: { ...jsonHeaders, ...headers },
+    body: JSON.stringify({ success: true, data }),
+  };
 }
 
 export function failure(

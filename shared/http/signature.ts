@@ -9,7 +9,11 @@ export function sign(secret: string, timestamp: number, rawBody: string): string
 }
 
 /** Builds the header value a payment provider sends (used by tests, the README example and the local curl flow). */
-export function signatureHeader(secret: string, rawBody: string, timestamp = Math.floor(Date.now() / 1000)): string {
+export function signatureHeader(
+  secret: string,
+  rawBody: string,
+  timestamp = Math.floor(Date.now() / 1000),
+): string {
   return `t=${timestamp},v1=${sign(secret, timestamp, rawBody)}`;
 }
 
@@ -28,7 +32,12 @@ function parseHeader(header: string): { timestamp: number; signatures: string[] 
  * Throws InvalidSignature unless one `v1` matches one of `secrets` (several during rotation) over the raw body,
  * and `t` is within the tolerance of `now`. Comparison is constant-time over equal-length digests.
  */
-export function verifySignature(header: string | undefined, rawBody: string, secrets: readonly string[], now: Date): void {
+export function verifySignature(
+  header: string | undefined,
+  rawBody: string,
+  secrets: readonly string[],
+  now: Date,
+): void {
   const parsed = header ? parseHeader(header) : undefined;
   if (!parsed) throw new InvalidSignature();
   if (Math.abs(Math.floor(now.getTime() / 1000) - parsed.timestamp) > SIGNATURE_TOLERANCE_SECONDS) {

@@ -25,7 +25,10 @@ describe('POST /api/holds with Idempotency-Key', () => {
     const key = randomUUID();
     await invoke(handler, { body: { product_id: product, qty: 2 }, headers: { 'idempotency-key': key } });
 
-    const other = await invoke(handler, { body: { product_id: product, qty: 3 }, headers: { 'idempotency-key': key } });
+    const other = await invoke(handler, {
+      body: { product_id: product, qty: 3 },
+      headers: { 'idempotency-key': key },
+    });
 
     expect(other.status).toBe(422);
     expect(other.body.error?.code).toBe('IDEMPOTENCY_KEY_REUSED');
@@ -53,8 +56,14 @@ describe('POST /api/holds with Idempotency-Key', () => {
     await putProduct(numeric, { name: 'Numeric id', price: '1.00', currency: 'USD', stock: 5 }, new Date());
     const key = randomUUID();
 
-    const a = await invoke(handler, { body: { product_id: Number(numeric), qty: 1 }, headers: { 'idempotency-key': key } });
-    const b = await invoke(handler, { body: { product_id: numeric, qty: 1 }, headers: { 'idempotency-key': key } });
+    const a = await invoke(handler, {
+      body: { product_id: Number(numeric), qty: 1 },
+      headers: { 'idempotency-key': key },
+    });
+    const b = await invoke(handler, {
+      body: { product_id: numeric, qty: 1 },
+      headers: { 'idempotency-key': key },
+    });
 
     expect(a.status).toBe(201);
     expect(b.body.data?.hold_id).toBe(a.body.data?.hold_id);
@@ -64,7 +73,10 @@ describe('POST /api/holds with Idempotency-Key', () => {
   it('rejects an empty or over-long Idempotency-Key with 422', async () => {
     const product = await productWithStock(10);
 
-    const answer = await invoke(handler, { body: { product_id: product, qty: 1 }, headers: { 'idempotency-key': 'x'.repeat(256) } });
+    const answer = await invoke(handler, {
+      body: { product_id: product, qty: 1 },
+      headers: { 'idempotency-key': 'x'.repeat(256) },
+    });
 
     expect(answer.status).toBe(422);
     expect((await getProduct(product)).available).toBe(10);

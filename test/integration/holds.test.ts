@@ -28,7 +28,10 @@ describe('creating holds', () => {
 
     const results = await Promise.allSettled(quantities.map((qty) => createHold(product, qty, T0)));
 
-    const granted = results.reduce((sum, r, i) => sum + (r.status === 'fulfilled' ? (quantities[i] ?? 0) : 0), 0);
+    const granted = results.reduce(
+      (sum, r, i) => sum + (r.status === 'fulfilled' ? (quantities[i] ?? 0) : 0),
+      0,
+    );
     expect(results.every((r) => code(r) === 'OK' || code(r) === 'INSUFFICIENT_STOCK')).toBe(true);
     expect(granted).toBeLessThanOrEqual(50);
     expect((await getProduct(product)).available).toBe(50 - granted);
@@ -39,7 +42,12 @@ describe('creating holds', () => {
 
     const hold = await createHold(product, 3, T0);
 
-    expect(hold).toMatchObject({ product_id: product, qty: 3, status: 'active', expires_at: at(120).toISOString() });
+    expect(hold).toMatchObject({
+      product_id: product,
+      qty: 3,
+      status: 'active',
+      expires_at: at(120).toISOString(),
+    });
     expect(await getProduct(product)).toMatchObject({ stock: 10, available: 7 });
   });
 
@@ -56,7 +64,10 @@ describe('creating holds', () => {
   });
 
   it('answers PRODUCT_NOT_FOUND for an unknown product', async () => {
-    await expect(createHold('no-such-product', 1, T0)).rejects.toMatchObject({ status: 404, code: 'PRODUCT_NOT_FOUND' });
+    await expect(createHold('no-such-product', 1, T0)).rejects.toMatchObject({
+      status: 404,
+      code: 'PRODUCT_NOT_FOUND',
+    });
   });
 
   it('reclaims expired but unswept holds before turning a buyer away', async () => {
@@ -74,7 +85,11 @@ describe('creating holds', () => {
 describe('expiring holds', () => {
   it('returns the stock of several expired holds in one sweep', async () => {
     const product = await productWithStock(10);
-    const holds = await Promise.all([createHold(product, 1, T0), createHold(product, 2, T0), createHold(product, 3, T0)]);
+    const holds = await Promise.all([
+      createHold(product, 1, T0),
+      createHold(product, 2, T0),
+      createHold(product, 3, T0),
+    ]);
 
     const report = await sweep(at(121));
 
@@ -100,7 +115,11 @@ describe('expiring holds', () => {
     const product = await productWithStock(20);
     await Promise.all(Array.from({ length: 10 }, () => createHold(product, 2, T0)));
 
-    const reports = await Promise.all([sweep(at(121)), sweep(at(121)), reclaimExpiredHolds(product, at(121))]);
+    const reports = await Promise.all([
+      sweep(at(121)),
+      sweep(at(121)),
+      reclaimExpiredHolds(product, at(121)),
+    ]);
 
     expect((await getProduct(product)).available).toBe(20);
     expect(reports[0].failures + reports[1].failures).toBe(0);

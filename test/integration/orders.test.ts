@@ -52,7 +52,10 @@ describe('creating orders', () => {
     const product = await productWithStock(10);
     const hold = await createHold(product, 2, T0);
 
-    await expect(createOrder(hold.hold_id, at(120))).rejects.toMatchObject({ status: 410, code: 'HOLD_EXPIRED' });
+    await expect(createOrder(hold.hold_id, at(120))).rejects.toMatchObject({
+      status: 410,
+      code: 'HOLD_EXPIRED',
+    });
     expect((await getProduct(product)).available).toBe(8);
   });
 
@@ -61,7 +64,10 @@ describe('creating orders', () => {
     const hold = await createHold(product, 2, T0);
     await sweep(at(121));
 
-    await expect(createOrder(hold.hold_id, at(122))).rejects.toMatchObject({ status: 410, code: 'HOLD_EXPIRED' });
+    await expect(createOrder(hold.hold_id, at(122))).rejects.toMatchObject({
+      status: 410,
+      code: 'HOLD_EXPIRED',
+    });
     expect((await getProduct(product)).available).toBe(10);
   });
 

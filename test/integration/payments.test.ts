@@ -22,7 +22,10 @@ describe('payment webhooks on existing orders', () => {
   it('marks the order paid on success and keeps the units sold', async () => {
     const { product, orderId } = await pendingOrder(10, 2);
 
-    const result = await applyPayment({ idempotency_key: key(), order_id: orderId, status: 'success' }, at(6));
+    const result = await applyPayment(
+      { idempotency_key: key(), order_id: orderId, status: 'success' },
+      at(6),
+    );
 
     expect(result).toEqual({ status: 200, data: { order_id: orderId, order_status: 'paid' } });
     expect((await getOrder(orderId)).status).toBe('paid');
@@ -33,7 +36,11 @@ describe('payment webhooks on existing orders', () => {
     const { product, orderId } = await pendingOrder(10, 3);
     const k = key();
 
-    await Promise.all(Array.from({ length: 5 }, () => applyPayment({ idempotency_key: k, order_id: orderId, status: 'failure' }, at(6))));
+    await Promise.all(
+      Array.from({ length: 5 }, () =>
+        applyPayment({ idempotency_key: k, order_id: orderId, status: 'failure' }, at(6)),
+      ),
+    );
 
     expect((await getOrder(orderId)).status).toBe('cancelled');
     expect((await getProduct(product)).available).toBe(10);
@@ -53,7 +60,9 @@ describe('payment webhooks on existing orders', () => {
     const { product, orderId } = await pendingOrder(10, 2);
     await applyPayment({ idempotency_key: key(), order_id: orderId, status: 'success' }, at(6));
 
-    await expect(applyPayment({ idempotency_key: key(), order_id: orderId, status: 'failure' }, at(7))).rejects.toMatchObject({
+    await expect(
+      applyPayment({ idempotency_key: key(), order_id: orderId, status: 'failure' }, at(7)),
+    ).rejects.toMatchObject({
       status: 409,
       code: 'ORDER_ALREADY_FINALIZED',
     });
@@ -93,7 +102,10 @@ describe('webhooks that arrive before the order', () => {
     const product = await productWithStock(10);
     const hold = await createHold(product, 2, T0);
 
-    const parked = await applyPayment({ idempotency_key: key(), order_id: hold.hold_id, status: 'success' }, at(1));
+    const parked = await applyPayment(
+      { idempotency_key: key(), order_id: hold.hold_id, status: 'success' },
+      at(1),
+    );
     const { created, order } = await createOrder(hold.hold_id, at(2));
 
     expect(parked).toEqual({ status: 202, data: { order_id: hold.hold_id, order_status: 'awaiting_order' } });
@@ -146,7 +158,10 @@ describe('webhooks that arrive before the order', () => {
     const hold = await createHold(product, 2, T0);
     await sweep(at(121));
 
-    const result = await applyPayment({ idempotency_key: key(), order_id: hold.hold_id, status: 'success' }, at(130));
+    const result = await applyPayment(
+      { idempotency_key: key(), order_id: hold.hold_id, status: 'success' },
+      at(130),
+    );
 
     expect(result.data.order_status).toBe('refund_required');
     expect((await getOrder(hold.hold_id)).status).toBe('refund_required');
@@ -159,7 +174,10 @@ describe('payments for orders past their payment window', () => {
     const { product, orderId } = await pendingOrder(10, 2);
     await sweep(at(5 + 901));
 
-    const result = await applyPayment({ idempotency_key: key(), order_id: orderId, status: 'success' }, at(1000));
+    const result = await applyPayment(
+      { idempotency_key: key(), order_id: orderId, status: 'success' },
+      at(1000),
+    );
 
     expect(result.data.order_status).toBe('paid');
     expect((await getProduct(product)).available).toBe(8);
@@ -170,7 +188,10 @@ describe('payments for orders past their payment window', () => {
     await sweep(at(5 + 901));
     await createHold(product, 2, at(902));
 
-    const result = await applyPayment({ idempotency_key: key(), order_id: orderId, status: 'success' }, at(1000));
+    const result = await applyPayment(
+      { idempotency_key: key(), order_id: orderId, status: 'success' },
+      at(1000),
+    );
 
     expect(result.data.order_status).toBe('refund_required');
     expect((await getProduct(product)).available).toBe(0);

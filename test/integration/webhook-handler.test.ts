@@ -34,7 +34,10 @@ describe('webhook signatures', () => {
   it('applies a webhook signed with the current secret', async () => {
     const { orderId } = await pendingOrder();
 
-    const answer = await invoke(handler, signed({ idempotency_key: randomUUID(), order_id: orderId, status: 'success' }));
+    const answer = await invoke(
+      handler,
+      signed({ idempotency_key: randomUUID(), order_id: orderId, status: 'success' }),
+    );
 
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({ success: true, data: { order_id: orderId, order_status: 'paid' } });
@@ -43,17 +46,31 @@ describe('webhook signatures', () => {
   it('accepts the previous secret during rotation', async () => {
     const { orderId } = await pendingOrder();
 
-    const answer = await invoke(handler, signed({ idempotency_key: randomUUID(), order_id: orderId, status: 'success' }, 'whsec_old'));
+    const answer = await invoke(
+      handler,
+      signed({ idempotency_key: randomUUID(), order_id: orderId, status: 'success' }, 'whsec_old'),
+    );
 
     expect(answer.status).toBe(200);
   });
 
   it.each([
     ['unsigned', (_raw: string) => ({})],
-    ['forged with another secret', (raw: string) => ({ 'x-signature': signatureHeader('whsec_attacker', raw) })],
-    ['stale (6 minutes old)', (raw: string) => ({ 'x-signature': signatureHeader('whsec_new', raw, Math.floor(Date.now() / 1000) - 360) })],
+    [
+      'forged with another secret',
+      (raw: string) => ({ 'x-signature': signatureHeader('whsec_attacker', raw) }),
+    ],
+    [
+      'stale (6 minutes old)',
+      (raw: string) => ({
+        'x-signature': signatureHeader('whsec_new', raw, Math.floor(Date.now() / 1000) - 360),
+      }),
+    ],
     ['malformed', (_raw: string) => ({ 'x-signature': 'v1=deadbeef' })],
-    ['signed over another body', (_raw: string) => ({ 'x-signature': signatureHeader('whsec_new', '{"tampered":true}') })],
+    [
+      'signed over another body',
+      (_raw: string) => ({ 'x-signature': signatureHeader('whsec_new', '{"tampered":true}') }),
+    ],
   ])('rejects a %s webhook with 401 and changes nothing', async (_name, headersFor) => {
     const { product, orderId } = await pendingOrder(10, 2);
     const rawBody = JSON.stringify({ idempotency_key: randomUUID(), order_id: orderId, status: 'failure' });
@@ -70,7 +87,10 @@ describe('webhook signatures', () => {
     const { orderId } = await pendingOrder();
     const original = signed({ idempotency_key: randomUUID(), order_id: orderId, status: 'success' });
 
-    const answer = await invoke(handler, { ...original, rawBody: original.rawBody.replace('success', 'failure') });
+    const answer = await invoke(handler, {
+      ...original,
+      rawBody: original.rawBody.replace('success', 'failure'),
+    });
 
     expect(answer.status).toBe(401);
     expect((await getOrder(orderId)).status).toBe('pending');
@@ -120,7 +140,8 @@ describe('webhook idempotency', () => {
         try {
           return await next(args);
         } catch (error) {
-          if (error instanceof ConditionalCheckFailedException) failedPutsWithItem.push(error.Item !== undefined);
+          if (error instanceof ConditionalCheckFailedException)
+            failedPutsWithItem.push(error.Item !== undefined);
           throw error;
         }
       },
@@ -174,7 +195,10 @@ describe('webhook idempotency', () => {
     const { orderId } = await pendingOrder();
     await invoke(handler, signed({ idempotency_key: randomUUID(), order_id: orderId, status: 'success' }));
 
-    const answer = await invoke(handler, signed({ idempotency_key: randomUUID(), order_id: orderId, status: 'failure' }));
+    const answer = await invoke(
+      handler,
+      signed({ idempotency_key: randomUUID(), order_id: orderId, status: 'failure' }),
+    );
 
     expect(answer.status).toBe(409);
     expect(answer.body.error?.code).toBe('ORDER_ALREADY_FINALIZED');

@@ -2,7 +2,10 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 
-type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+type Handler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface Invocation {
   body?: unknown;
@@ -31,7 +34,11 @@ export function lambdaContext(functionName = 'test', timeoutMs = 10_000): Contex
 
 export interface Answer {
   status: number;
-  body: { success: boolean; data?: Record<string, unknown>; error?: { code: string; message: string; details?: unknown } };
+  body: {
+    success: boolean;
+    data?: Record<string, unknown>;
+    error?: { code: string; message: string; details?: unknown };
+  };
   headers: Record<string, unknown>;
 }
 
@@ -49,5 +56,9 @@ export async function invoke(handler: Handler, request: Invocation = {}): Promis
     requestContext: { requestId: randomUUID(), http: { method: 'POST', path: '/' } },
   } as unknown as APIGatewayProxyEventV2;
   const result = await handler(event, lambdaContext());
-  return { status: result.statusCode ?? 0, body: JSON.parse(result.body ?? 'null'), headers: result.headers ?? {} };
+  return {
+    status: result.statusCode ?? 0,
+    body: JSON.parse(result.body ?? 'null'),
+    headers: result.headers ?? {},
+  };
 }

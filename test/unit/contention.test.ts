@@ -23,7 +23,15 @@ const cancelled = (...codes: string[]) =>
   });
 
 const productRows = [
-  { pk: 'PRODUCT#1', sk: 'PRODUCT', entity: 'product', product_id: '1', name: 'P', price_minor: 100, currency: 'USD' },
+  {
+    pk: 'PRODUCT#1',
+    sk: 'PRODUCT',
+    entity: 'product',
+    product_id: '1',
+    name: 'P',
+    price_minor: 100,
+    currency: 'USD',
+  },
   { pk: 'PRODUCT#1', sk: 'STOCK#0', entity: 'stock', product_id: '1', bucket: 0, stock: 10, available: 10 },
 ];
 
@@ -48,7 +56,10 @@ describe('transaction conflicts', () => {
     expect(documentClient).toHaveReceivedCommandWith(TransactWriteCommand, {
       TransactItems: expect.arrayContaining([
         expect.objectContaining({
-          Update: expect.objectContaining({ ConditionExpression: 'available >= :qty', ExpressionAttributeValues: { ':qty': 2 } }),
+          Update: expect.objectContaining({
+            ConditionExpression: 'available >= :qty',
+            ExpressionAttributeValues: { ':qty': 2 },
+          }),
         }),
       ]),
     });
@@ -79,9 +90,9 @@ describe('transaction conflicts', () => {
 
 describe('throttling', () => {
   it('answers 503 with Retry-After, not 500, when reads stay throttled', async () => {
-    documentClient.on(QueryCommand).rejects(
-      new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }),
-    );
+    documentClient
+      .on(QueryCommand)
+      .rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
 
     const answer = await invoke(getProductHandler, { pathParameters: { id: '1' } });
 
@@ -93,7 +104,8 @@ describe('throttling', () => {
     let calls = 0;
     const result = await withContentionRetry('test', async () => {
       calls++;
-      if (calls < 3) throw new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} });
+      if (calls < 3)
+        throw new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} });
       return 'done';
     });
 
