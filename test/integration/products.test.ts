@@ -82,7 +82,7 @@ describe('admin product upsert', () => {
     [{ name: '', price: '1.00', stock: 1 }, 'an empty name'],
     [{ name: 'x', price: '1.00', stock: 1, currency: 'usd' }, 'a lower-case currency'],
     [{ price: '1.00', stock: 1 }, 'no name'],
-  ])('answers 422 VALIDATION_ERROR for %j (%s) and stores nothing', async (body) => {
+  ] as [Record<string, unknown>, string][])('answers 422 VALIDATION_ERROR for %j (%s) and stores nothing', async (body) => {
     const id = newId();
 
     const answer = await put(id, body);
