@@ -314,7 +314,7 @@ export class ApiStack extends Stack {
           reason:
             'usesWebhookSecret' in route
               ? 'Called by the payment provider: the handler rejects any request without a valid HMAC signature.'
-              : 'Public storefront route: shoppers are anonymous; stage throttling and per-hold limits bound abuse.',
+              : 'Public by design (anonymous shoppers, health probes); the throttled stage bounds abuse.',
         });
       }
     }
