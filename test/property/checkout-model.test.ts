@@ -1,0 +1,39 @@
+// Model-based property test: random request sequences through the real handlers, answered as the model predicts.
+import fc from 'fast-check';
+import { afterAll, afterEach, beforeEach, describe, it, vi } from 'vitest';
+import { coverage, propertySeed, runScenario, scenarioArbitrary } from './scenario.ts';
+
+const runs = Number(process.env.PROPERTY_RUNS ?? 40);
+
+describe('checkout against an in-memory model', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  afterAll(() => {
+    // Soak runs show what the generator reached, so a quiet pass can be told from a shallow one.
+    if (process.env.PROPERTY_RUNS) {
+      console.log(
+        [...coverage]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([k, n]) => `${k}: ${n}`)
+          .join('\n'),
+      );
+    }
+  });
+
+  it(
+    'answers random restocks, holds, orders, webhooks, clock moves, sweeps and concurrent bursts as the model does, the ledger balanced after every step',
+    async () => {
+      const seed = propertySeed('checkout-model');
+
+      await fc.assert(
+        fc.asyncProperty(scenarioArbitrary(30), (scenario) => runScenario(scenario)),
+        { numRuns: runs, seed, path: process.env.PROPERTY_PATH },
+      );
+    },
+    60_000 + runs * 15_000,
+  );
+});

@@ -1,0 +1,656 @@
+// Random checkout scenarios run through the real handlers on DynamoDB Local, checked against test/support/model.ts.
+import { randomUUID } from 'node:crypto';
+import { BatchWriteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import fc from 'fast-check';
+import { expect, vi } from 'vitest';
+import { handler as createHoldHandler } from '../../functions/create-hold.ts';
+import { handler as createOrderHandler } from '../../functions/create-order.ts';
+import { handler as sweepHandler } from '../../functions/expire-holds.ts';
+import { handler as getOrderHandler } from '../../functions/get-order.ts';
+import { handler as webhookHandler } from '../../functions/payment-webhook.ts';
+import { handler as putProductHandler } from '../../functions/put-product.ts';
+import { db, tableName } from '../../shared/db/client.ts';
+import { type FaultPlan, setFaultPlan } from '../../shared/db/faults.ts';
+import { checkLedger } from '../../shared/domain/ledger.ts';
+import type { SweepReport } from '../../shared/domain/sweeper.ts';
+import { T0 } from '../support/fixtures.ts';
+import { type Answer, invoke, lambdaContext } from '../support/lambda.ts';
+import {
+  CheckoutModel,
+  type Expected,
+  type ExpectedSweep,
+  forbiddenMoves,
+  type HoldStatus,
+  type ModelOrder,
+  type OrderStatus,
+  type Outcome,
+  type World,
+} from '../support/model.ts';
+
+export type KeyChoice =
+  | { type: 'none' }
+  | { type: 'fresh' }
+  | { type: 'reuse'; pick: number; sameBody: boolean };
+export type Target = { type: 'hold'; pick: number } | { type: 'unknown'; pick: number };
+
+export type Command =
+  | { kind: 'restock'; stock: number }
+  | { kind: 'hold'; qty: number; key: KeyChoice }
+  | { kind: 'order'; target: Target }
+  | { kind: 'webhook'; target: Target; outcome: Outcome; key: KeyChoice }
+  | { kind: 'getOrder'; target: Target }
+  | { kind: 'sweep' }
+  | { kind: 'advance'; seconds: number }
+  /** Moves the clock to a coming hold expiry or payment deadline, `offsetMs` around it (boundaries are bug magnets). */
+  | { kind: 'advanceToDeadline'; pick: number; offsetMs: number }
+  /** Several requests at once; `copies` > 1 delivers the very same request (same key) that many times. */
+  | { kind: 'concurrent'; steps: { command: Command; copies: number }[] };
+
+export interface Scenario {
+  initialStock: number;
+  commands: Command[];
+}
+
+/** A command with its picks resolved against the run so far: exactly what is sent. */
+export type Request =
+  | { kind: 'restock'; stock: number }
+  | { kind: 'hold'; qty: number; key?: string }
+  | { kind: 'order'; holdId: string }
+  | { kind: 'webhook'; key: string; orderId: string; outcome: Outcome }
+  | { kind: 'getOrder'; id: string }
+  | { kind: 'sweep' };
+
+type Result = { kind: 'answer'; answer: Answer } | { kind: 'sweep'; report?: SweepReport; error?: unknown };
+
+// ---- generators -------------------------------------------------------------------------------------------------
+
+const holdKey: fc.Arbitrary<KeyChoice> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant({ type: 'none' as const }) },
+  { weight: 2, arbitrary: fc.constant({ type: 'fresh' as const }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ type: fc.constant('reuse' as const), pick: fc.nat(20), sameBody: fc.boolean() }),
+  },
+);
+const webhookKey: fc.Arbitrary<KeyChoice> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant({ type: 'fresh' as const }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ type: fc.constant('reuse' as const), pick: fc.nat(20), sameBody: fc.boolean() }),
+  },
+);
+/** Mostly one of the last few holds (counted from the newest), sometimes any, sometimes an id nobody created. */
+const target: fc.Arbitrary<Target> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ type: fc.constant('hold' as const), pick: fc.nat(2) }) },
+  { weight: 2, arbitrary: fc.record({ type: fc.constant('hold' as const), pick: fc.nat(40) }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('unknown' as const), pick: fc.nat(2) }) },
+);
+
+const requestCommand: fc.Arbitrary<Command> = fc.oneof(
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('restock' as const), stock: fc.integer({ min: 0, max: 15 }) }),
+  },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      kind: fc.constant('hold' as const),
+      qty: fc.integer({ min: 1, max: 4 }),
+      key: holdKey,
+    }),
+  },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('order' as const), target }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('webhook' as const),
+      target,
+      outcome: fc.constantFrom<Outcome>('success', 'failure'),
+      key: webhookKey,
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('getOrder' as const), target }) },
+  { weight: 3, arbitrary: fc.constant({ kind: 'sweep' as const }) },
+);
+
+const advance: fc.Arbitrary<Command> = fc.record({
+  kind: fc.constant('advance' as const),
+  // Around both deadlines (hold 120 s, payment 900 s), their exact boundaries included.
+  seconds: fc.constantFrom(1, 30, 60, 119, 120, 121, 300, 600, 780, 899, 900, 901, 1800),
+});
+
+const advanceToDeadline: fc.Arbitrary<Command> = fc.record({
+  kind: fc.constant('advanceToDeadline' as const),
+  pick: fc.nat(3),
+  offsetMs: fc.constantFrom(-1, 0, 1, 1000),
+});
+
+const concurrent: fc.Arbitrary<Command> = fc
+  .array(fc.record({ command: requestCommand, copies: fc.integer({ min: 1, max: 3 }) }), {
+    minLength: 1,
+    maxLength: 4,
+  })
+  .filter((steps) => {
+    const total = steps.reduce((sum, step) => sum + step.copies, 0);
+    return total >= 2 && total <= 5;
+  })
+  .map((steps) => ({ kind: 'concurrent' as const, steps }));
+
+export const scenarioArbitrary = (maxCommands = 30): fc.Arbitrary<Scenario> =>
+  fc.record({
+    initialStock: fc.integer({ min: 0, max: 12 }),
+    commands: fc.array(
+      fc.oneof(
+        { weight: 10, arbitrary: requestCommand },
+        { weight: 2, arbitrary: advance },
+        { weight: 2, arbitrary: advanceToDeadline },
+        { weight: 3, arbitrary: concurrent },
+      ),
+      { minLength: 1, maxLength: maxCommands, size: 'max' },
+    ),
+  });
+
+// ---- the table --------------------------------------------------------------------------------------------------
+
+async function scanTable(): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await db.send(
+      new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey }),
+    );
+    items.push(...(page.Items ?? []));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return items;
+}
+
+/** What the table shows of one product's checkout (parked payments of any id included: runs share no ids). */
+export async function readWorld(productId: string): Promise<World> {
+  const world: World = { stock: Number.NaN, available: Number.NaN, holds: {}, orders: {}, parked: {} };
+  for (const item of await scanTable()) {
+    if (item.entity === 'stock' && item.product_id === productId) {
+      world.stock = Number(item.stock);
+      world.available = Number(item.available);
+    } else if (item.entity === 'hold' && item.product_id === productId) {
+      world.holds[String(item.hold_id)] = {
+        qty: Number(item.qty),
+        expiresAt: String(item.expires_at),
+        status: item.status as HoldStatus,
+      };
+    } else if (item.entity === 'order' && item.product_id === productId) {
+      const order: ModelOrder = { qty: Number(item.qty), status: item.status as OrderStatus };
+      if (typeof item.payment_due_at === 'string') order.paymentDueAt = item.payment_due_at;
+      if (typeof item.payment_key === 'string') order.paymentKey = item.payment_key;
+      world.orders[String(item.order_id)] = order;
+    } else if (item.entity === 'parked_payment') {
+      world.parked[String(item.order_id)] = {
+        key: String(item.parked_key),
+        outcome: item.parked_status as Outcome,
+      };
+    }
+  }
+  return world;
+}
+
+/** Empties the test file's own table between runs, so sweeps and scans see one run only. */
+export async function clearTable(): Promise<void> {
+  let pending: { DeleteRequest: { Key: Record<string, unknown> } }[] = (await scanTable()).map((item) => ({
+    DeleteRequest: { Key: { pk: item.pk, sk: item.sk } },
+  }));
+  while (pending.length > 0) {
+    const chunk = pending.slice(0, 25);
+    pending = pending.slice(25);
+    const { UnprocessedItems } = await db.send(
+      new BatchWriteCommand({ RequestItems: { [tableName]: chunk } }),
+    );
+    for (const left of UnprocessedItems?.[tableName] ?? []) {
+      if (left.DeleteRequest) pending.push({ DeleteRequest: { Key: left.DeleteRequest.Key ?? {} } });
+    }
+  }
+}
+
+// ---- sending requests ---------------------------------------------------------------------------------------------
+
+export const productBody = (stock: number) => ({
+  name: 'Model product',
+  price: '10.00',
+  currency: 'USD',
+  stock,
+});
+
+export async function execute(productId: string, request: Request): Promise<Result> {
+  switch (request.kind) {
+    case 'restock':
+      return answer(
+        invoke(putProductHandler, { pathParameters: { id: productId }, body: productBody(request.stock) }),
+      );
+    case 'hold':
+      return answer(
+        invoke(createHoldHandler, {
+          body: { product_id: productId, qty: request.qty },
+          headers: request.key === undefined ? {} : { 'idempotency-key': request.key },
+        }),
+      );
+    case 'order':
+      return answer(invoke(createOrderHandler, { body: { hold_id: request.holdId } }));
+    case 'webhook':
+      return answer(
+        invoke(webhookHandler, {
+          body: { idempotency_key: request.key, order_id: request.orderId, status: request.outcome },
+        }),
+      );
+    case 'getOrder':
+      return answer(invoke(getOrderHandler, { pathParameters: { id: request.id } }));
+    case 'sweep':
+      try {
+        return {
+          kind: 'sweep',
+          report: (await sweepHandler({}, lambdaContext('expire-holds'))) as SweepReport,
+        };
+      } catch (error) {
+        return { kind: 'sweep', error };
+      }
+  }
+}
+
+async function answer(pending: Promise<Answer>): Promise<Result> {
+  return { kind: 'answer', answer: await pending };
+}
+
+/** How often each request kind got each answer, over every run of the process (printed by soak runs). */
+export const coverage = new Map<string, number>();
+
+function count(request: Request, result: Result): void {
+  const seen =
+    result.kind === 'sweep'
+      ? `sweep ${result.error ? 'failed' : `released ${result.report?.holds_released} expired ${result.report?.orders_expired} paid ${result.report?.holds_paid_from_parked}`}`
+      : `${request.kind}${request.kind === 'hold' && request.key ? ' keyed' : ''} ${describeAnswer(result.answer)}${
+          result.answer.body.data?.order_status ? ` ${String(result.answer.body.data.order_status)}` : ''
+        }${request.kind === 'order' && result.answer.body.data?.status ? ` ${String(result.answer.body.data.status)}` : ''}`;
+  coverage.set(seen, (coverage.get(seen) ?? 0) + 1);
+}
+
+// ---- checks -------------------------------------------------------------------------------------------------------
+
+const ERROR_CODE = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/;
+
+/** The envelope every HTTP answer must have, whatever happened. */
+export function expectEnvelope(answer: Answer, label: string): void {
+  if (answer.status < 400) {
+    expect(answer.body, label).toMatchObject({ success: true, data: expect.anything() });
+  } else {
+    expect(answer.body, label).toMatchObject({
+      success: false,
+      error: { code: expect.stringMatching(ERROR_CODE), message: expect.any(String) },
+    });
+  }
+}
+
+/** Status and error code pairs a request may get when the exact answer depends on an ordering we do not control. */
+function allowedAnswers(request: Request): string[] {
+  switch (request.kind) {
+    case 'restock':
+      return ['200', '409 STOCK_BELOW_COMMITTED'];
+    case 'hold':
+      return request.key === undefined
+        ? ['201', '409 INSUFFICIENT_STOCK']
+        : ['201', '409 INSUFFICIENT_STOCK', '409 REQUEST_IN_PROGRESS', '422 IDEMPOTENCY_KEY_REUSED'];
+    case 'order':
+      return ['200', '201', '404 HOLD_NOT_FOUND', '410 HOLD_EXPIRED'];
+    case 'webhook':
+      return [
+        '200',
+        '202',
+        '409 ORDER_ALREADY_FINALIZED',
+        '409 REQUEST_IN_PROGRESS',
+        '422 IDEMPOTENCY_KEY_REUSED',
+      ];
+    case 'getOrder':
+      return ['200', '404 ORDER_NOT_FOUND'];
+    case 'sweep':
+      return [];
+  }
+}
+
+const describeAnswer = (answer: Answer) =>
+  answer.body.error ? `${answer.status} ${answer.body.error.code}` : String(answer.status);
+
+/** A 503 must say when to come back; nothing else in the 5xx range is ever acceptable. */
+function expectAllowed(request: Request, result: Result, label: string, faultsOn: boolean): void {
+  if (result.kind === 'sweep') {
+    // Under faults the sweep may leave items for the next run (and says so by failing the invocation).
+    if (!faultsOn) {
+      expect(result.error, label).toBeUndefined();
+      expect(result.report?.failures, label).toBe(0);
+    }
+    return;
+  }
+  const { answer } = result;
+  expectEnvelope(answer, label);
+  if (faultsOn && answer.status === 503) {
+    expect(answer.body.error?.code, label).toBe('SERVICE_UNAVAILABLE');
+    expect(answer.headers['Retry-After'], label).toBeDefined();
+    return;
+  }
+  expect(allowedAnswers(request), label).toContain(describeAnswer(answer));
+  const data = answer.body.data ?? {};
+  if (request.kind === 'hold' && answer.status === 201) expect(data.qty, label).toBe(request.qty);
+  if (request.kind === 'order' && answer.status < 300) expect(data.order_id, label).toBe(request.holdId);
+  if (request.kind === 'webhook' && answer.status < 300) expect(data.order_id, label).toBe(request.orderId);
+}
+
+function expectAsModelled(result: Result, expected: Expected | ExpectedSweep, label: string): void {
+  if (result.kind === 'sweep') {
+    expect(result.error, label).toBeUndefined();
+    expect(result.report, label).toEqual(expected);
+    return;
+  }
+  const { answer } = result;
+  const want = expected as Expected;
+  expectEnvelope(answer, label);
+  expect({ status: answer.status, code: answer.body.error?.code }, label).toEqual({
+    status: want.status,
+    code: want.code,
+  });
+  if (want.details !== undefined) expect(answer.body.error?.details, label).toEqual(want.details);
+  if (want.data) {
+    const data = answer.body.data ?? {};
+    const seen = Object.fromEntries(Object.keys(want.data).map((field) => [field, data[field]]));
+    expect(seen, label).toEqual(want.data);
+  }
+}
+
+/** After a concurrent step: the answers that succeeded agree with each other and with what the table shows. */
+function expectConsistent(requests: Request[], results: Result[], world: World, label: string): void {
+  const byKey = new Map<string, unknown>();
+  requests.forEach((request, i) => {
+    const result = results[i];
+    if (result?.kind !== 'answer' || result.answer.status >= 300) return;
+    const data = result.answer.body.data ?? {};
+    if (request.kind === 'hold') {
+      expect(
+        world.holds[String(data.hold_id)],
+        `${label}: hold ${String(data.hold_id)} answered 201`,
+      ).toBeDefined();
+    }
+    if ((request.kind === 'hold' || request.kind === 'webhook') && request.key !== undefined) {
+      const seen = [result.answer.status, data];
+      const first = byKey.get(request.key);
+      if (first === undefined) byKey.set(request.key, seen);
+      else expect(seen, `${label}: answers for key ${request.key}`).toEqual(first);
+    }
+    if (request.kind === 'webhook' && result.answer.status === 200) {
+      const said = data.order_status as OrderStatus;
+      const now = world.orders[request.orderId]?.status;
+      const compatible: Record<OrderStatus, OrderStatus[]> = {
+        paid: ['paid'],
+        cancelled: ['cancelled'],
+        refund_required: ['refund_required'],
+        expired: ['expired', 'paid', 'refund_required'],
+        pending: [],
+      };
+      expect(compatible[said], `${label}: webhook said ${said}, order is ${String(now)}`).toContain(now);
+    }
+    if (request.kind === 'webhook' && result.answer.status === 202) {
+      const settled = world.parked[request.orderId] ?? world.orders[request.orderId];
+      expect(settled, `${label}: webhook parked for ${request.orderId}`).toBeDefined();
+    }
+    if (request.kind === 'order') {
+      expect(world.orders[request.holdId], `${label}: order ${request.holdId} answered`).toBeDefined();
+    }
+  });
+}
+
+async function expectLedgerBalanced(label: string): Promise<void> {
+  const { violations } = await checkLedger();
+  expect(violations, label).toEqual([]);
+}
+
+// ---- one run ------------------------------------------------------------------------------------------------------
+
+export interface RunOptions {
+  /** Run every command under this fault plan (answers then only have to be allowed, not exactly modelled). */
+  faults?: FaultPlan;
+}
+
+class Run {
+  readonly model: CheckoutModel;
+  private readonly tag = randomUUID().slice(0, 8);
+  private readonly unknownIds = [0, 1, 2].map((i) => `u-${this.tag}-${i}`);
+  private readonly holdKeys: { key: string; qty: number }[] = [];
+  private readonly webhookKeys: { key: string; orderId: string; outcome: Outcome }[] = [];
+  private keys = 0;
+  world: World;
+
+  constructor(
+    readonly productId: string,
+    stock: number,
+    private readonly options: RunOptions,
+  ) {
+    this.model = new CheckoutModel(productId, T0);
+    this.model.stock = stock;
+    this.model.available = stock;
+    this.world = this.model.world();
+  }
+
+  private get exact(): boolean {
+    return this.options.faults === undefined;
+  }
+
+  private freshKey(prefix: string): string {
+    this.keys += 1;
+    return `${prefix}-${this.tag}-${this.keys}`;
+  }
+
+  private resolveTarget(choice: Target): string {
+    const holds = [...this.model.holds.keys()];
+    if (choice.type === 'hold' && holds.length > 0)
+      return holds[holds.length - 1 - (choice.pick % holds.length)] as string;
+    return this.unknownIds[choice.pick % this.unknownIds.length] as string;
+  }
+
+  resolve(command: Exclude<Command, { kind: 'advance' | 'advanceToDeadline' | 'concurrent' }>): Request {
+    switch (command.kind) {
+      case 'restock':
+      case 'sweep':
+        return command;
+      case 'order':
+        return { kind: 'order', holdId: this.resolveTarget(command.target) };
+      case 'getOrder':
+        return { kind: 'getOrder', id: this.resolveTarget(command.target) };
+      case 'hold': {
+        const { key } = command;
+        const reused =
+          key.type === 'reuse' ? this.holdKeys[key.pick % (this.holdKeys.length || 1)] : undefined;
+        if (key.type === 'reuse' && reused) {
+          return { kind: 'hold', qty: key.sameBody ? reused.qty : command.qty, key: reused.key };
+        }
+        if (key.type === 'none') return { kind: 'hold', qty: command.qty };
+        const fresh = { key: this.freshKey('hk'), qty: command.qty };
+        this.holdKeys.push(fresh);
+        return { kind: 'hold', ...fresh };
+      }
+      case 'webhook': {
+        const { key } = command;
+        const reused =
+          key.type === 'reuse' ? this.webhookKeys[key.pick % (this.webhookKeys.length || 1)] : undefined;
+        if (key.type === 'reuse' && reused) {
+          return key.sameBody
+            ? { kind: 'webhook', ...reused }
+            : {
+                kind: 'webhook',
+                key: reused.key,
+                orderId: this.resolveTarget(command.target),
+                outcome: command.outcome,
+              };
+        }
+        const fresh = {
+          key: this.freshKey('evt'),
+          orderId: this.resolveTarget(command.target),
+          outcome: command.outcome,
+        };
+        this.webhookKeys.push(fresh);
+        return { kind: 'webhook', ...fresh };
+      }
+    }
+  }
+
+  /** What the model says a request answers; it also moves the model on. */
+  private predict(request: Request, result: Result): Expected | ExpectedSweep {
+    switch (request.kind) {
+      case 'restock':
+        return this.model.restock(request.stock);
+      case 'hold': {
+        const data = result.kind === 'answer' ? result.answer.body.data : undefined;
+        const created = typeof data?.hold_id === 'string' ? data.hold_id : undefined;
+        return this.model.hold(request.qty, request.key, created);
+      }
+      case 'order':
+        return this.model.order(request.holdId);
+      case 'webhook':
+        return this.model.webhook(request.key, request.orderId, request.outcome);
+      case 'getOrder':
+        return this.model.getOrder(request.id);
+      case 'sweep':
+        return this.model.sweep();
+    }
+  }
+
+  /** Idempotency records the concurrent answers reveal: a key that answered 2xx has a record with that answer. */
+  private learnKeys(requests: Request[], results: Result[]): void {
+    requests.forEach((request, i) => {
+      const result = results[i];
+      if (result?.kind !== 'answer' || result.answer.status >= 300) return;
+      const data = result.answer.body.data ?? {};
+      if (request.kind === 'hold' && request.key !== undefined && !this.model.holdKeys.has(request.key)) {
+        this.model.holdKeys.set(request.key, { qty: request.qty, answer: data });
+      }
+      if (request.kind === 'webhook' && !this.model.webhookKeys.has(request.key)) {
+        this.model.webhookKeys.set(request.key, {
+          orderId: request.orderId,
+          outcome: request.outcome,
+          answer: { status: result.answer.status, data },
+        });
+      }
+    });
+  }
+
+  /** Reads the table with faults paused (the check is not under test) and checks what must hold after any step. */
+  private async observe(label: string): Promise<World> {
+    setFaultPlan(undefined);
+    try {
+      const world = await readWorld(this.productId);
+      expect(forbiddenMoves(this.world, world), label).toEqual([]);
+      await expectLedgerBalanced(label);
+      this.world = world;
+      return world;
+    } finally {
+      setFaultPlan(this.options.faults);
+    }
+  }
+
+  async step(command: Command, index: number): Promise<void> {
+    if (command.kind === 'advance') {
+      this.model.advance(command.seconds);
+      vi.setSystemTime(this.model.now);
+      return;
+    }
+    if (command.kind === 'advanceToDeadline') {
+      const deadlines = [
+        ...[...this.model.holds.values()].filter((h) => h.status === 'active').map((h) => h.expiresAt),
+        ...[...this.model.orders.values()].filter((o) => o.status === 'pending').map((o) => o.paymentDueAt),
+      ]
+        .map((deadline) => Date.parse(deadline ?? '') + command.offsetMs)
+        .filter((at) => at >= this.model.now)
+        .sort((a, b) => a - b);
+      const to =
+        deadlines.length > 0 ? (deadlines[command.pick % deadlines.length] as number) : this.model.now;
+      this.model.advance((to - this.model.now) / 1000);
+      vi.setSystemTime(this.model.now);
+      return;
+    }
+    if (command.kind === 'concurrent') {
+      const requests = command.steps.flatMap(({ command: inner, copies }) => {
+        const request = this.resolve(
+          inner as Exclude<Command, { kind: 'advance' | 'advanceToDeadline' | 'concurrent' }>,
+        );
+        return Array.from({ length: copies }, () => request);
+      });
+      const label = `step ${index} at +${(this.model.now - T0.getTime()) / 1000}s concurrent ${JSON.stringify(requests)}`;
+      const results = await Promise.all(requests.map((request) => execute(this.productId, request)));
+      requests.forEach((request, i) => {
+        const result = results[i] as Result;
+        count(request, result);
+        expectAllowed(request, result, `${label} #${i} -> ${JSON.stringify(result)}`, !this.exact);
+      });
+      const world = await this.observe(label);
+      expectConsistent(requests, results, world, label);
+      this.model.adopt(world);
+      this.learnKeys(requests, results);
+      return;
+    }
+    const request = this.resolve(command);
+    const label = `step ${index} at +${(this.model.now - T0.getTime()) / 1000}s ${JSON.stringify(request)}`;
+    const result = await execute(this.productId, request);
+    count(request, result);
+    if (this.exact) {
+      const expected = this.predict(request, result);
+      expectAsModelled(result, expected, `${label} -> ${JSON.stringify(result)}`);
+      const world = await this.observe(label);
+      expect(world, `${label}: table vs model`).toEqual(this.model.world());
+    } else {
+      expectAllowed(request, result, `${label} -> ${JSON.stringify(result)}`, true);
+      this.model.adopt(await this.observe(label));
+      this.learnKeys([request], [result]);
+    }
+  }
+
+  /** Faults off, the clock past every deadline and in-progress record, one sweep: nothing may be left holding stock. */
+  async settle(): Promise<void> {
+    setFaultPlan(undefined);
+    this.model.advance(3600);
+    vi.setSystemTime(this.model.now);
+    const result = await execute(this.productId, { kind: 'sweep' });
+    expectAllowed({ kind: 'sweep' }, result, 'final sweep', false);
+    if (this.exact) expectAsModelled(result, this.model.sweep(), 'final sweep');
+    const world = await this.observe('after the final sweep');
+    if (this.exact) expect(world, 'final sweep: table vs model').toEqual(this.model.world());
+    const committed = Object.values(world.orders)
+      .filter((order) => order.status === 'paid')
+      .reduce((sum, order) => sum + order.qty, 0);
+    expect(Object.values(world.holds).filter((hold) => hold.status === 'active')).toEqual([]);
+    expect(Object.values(world.orders).filter((order) => order.status === 'pending')).toEqual([]);
+    expect(world.available).toBe(world.stock - committed);
+  }
+}
+
+/** Runs one scenario on a fresh product from T0 (fake Date must be installed by the caller), then empties the table. */
+export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<void> {
+  vi.setSystemTime(T0);
+  setFaultPlan(undefined);
+  const productId = `m-${randomUUID().slice(0, 8)}`;
+  try {
+    const created = await invoke(putProductHandler, {
+      pathParameters: { id: productId },
+      body: productBody(scenario.initialStock),
+    });
+    expect(created.status).toBe(201);
+    const run = new Run(productId, scenario.initialStock, options);
+    setFaultPlan(options.faults);
+    for (const [index, command] of scenario.commands.entries()) await run.step(command, index);
+    await run.settle();
+  } finally {
+    setFaultPlan(undefined);
+    await clearTable();
+  }
+}
+
+/** Seed for fast-check: PROPERTY_SEED replays a printed failure; otherwise a fresh one, logged on soak runs. */
+export function propertySeed(name: string): number {
+  const seed = process.env.PROPERTY_SEED
+    ? Number(process.env.PROPERTY_SEED)
+    : Math.floor(Math.random() * 2 ** 31);
+  if (process.env.PROPERTY_RUNS) console.log(`${name}: seed ${seed}, ${process.env.PROPERTY_RUNS} runs`);
+  return seed;
+}
