@@ -22,6 +22,8 @@ const schema = z.object({
   /** Tests and soak runs only: `0.2` or `0.2:conflict,throttle`. Refused inside a Lambda. */
   FAULT_INJECTION: z.string().optional(),
   FAULT_SEED: z.coerce.number().int().optional(),
+  /** Per-call DynamoDB timeout. 5 s leaves room for retries inside a 10 s Lambda; tests on a loaded laptop raise it. */
+  DYNAMODB_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   TRANSACTION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
 });
 

@@ -8,9 +8,9 @@ export const dynamo = new DynamoDBClient({
   // Standard mode retries throttling and 5xx with jittered backoff; transaction conflicts are retried by the domain.
   maxAttempts: 3,
   retryMode: 'standard',
-  // Fail a stuck call fast enough to be retried within the Lambda timeout (10 s). Sockets stay at the SDK's 50:
+  // Fail a stuck call fast enough to be retried within the Lambda timeout (10 s; see config). Sockets stay at the SDK's 50:
   // a Lambda uses one at a time, and in the local runtime more only queue inside DynamoDB Local instead.
-  requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
+  requestHandler: { connectionTimeout: 2_000, requestTimeout: config.DYNAMODB_REQUEST_TIMEOUT_MS },
   ...(config.DYNAMODB_ENDPOINT
     ? {
         endpoint: config.DYNAMODB_ENDPOINT,
