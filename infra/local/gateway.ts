@@ -271,6 +271,8 @@ export interface GatewayOptions {
   host?: string;
   /** Defaults to the project's route table; tests may pass their own. */
   routes?: readonly RouteDefinition[];
+  /** Resolves a route's entry to its handler; defaults to importing the entry once. Tests may inject handlers. */
+  load?: (entry: string) => Promise<LambdaHandler>;
 }
 
 export interface Gateway {
@@ -283,6 +285,7 @@ export async function startGateway({
   port,
   host = '127.0.0.1',
   routes = routeTable,
+  load = loadHandler,
 }: GatewayOptions): Promise<Gateway> {
   const match = router(routes);
 
@@ -318,7 +321,7 @@ export async function startGateway({
       );
     }
     const event = buildEvent(req, found.route, found.pathParameters, body, requestId);
-    const handler = await loadHandler(found.route.entry);
+    const handler = await load(found.route.entry);
     send(res, toHttpResult(await invoke(found.route.id, handler, event)), requestId);
   };
 

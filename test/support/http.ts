@@ -1,0 +1,147 @@
+// HTTP helpers for e2e tests: a fetch client that checks every answer against the envelope, and a raw node:http call.
+import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { z } from 'zod';
+
+/** The contract every route answers with: exactly these keys, error codes in UPPER_SNAKE. */
+export const envelope = z.union([
+  z.strictObject({ success: z.literal(true), data: z.record(z.string(), z.unknown()) }),
+  z.strictObject({
+    success: z.literal(false),
+    error: z.strictObject({
+      code: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
+      message: z.string().min(1),
+      details: z.unknown().optional(),
+    }),
+  }),
+]);
+export type Envelope = z.infer<typeof envelope>;
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  body: Envelope;
+}
+
+export interface RequestOptions {
+  /** Sent as JSON with `content-type: application/json`. */
+  json?: unknown;
+  /** Sent exactly as given. */
+  raw?: string;
+  headers?: Record<string, string>;
+}
+
+/** Parses and checks the envelope; a response that breaks the contract fails the test that made it. */
+export async function readEnvelope(response: Response, what: string): Promise<Envelope> {
+  const text = await response.text();
+  const contentType = response.headers.get('content-type') ?? '';
+  if (!contentType.startsWith('application/json')) {
+    throw new Error(
+      `${what} answered ${response.status} with content-type "${contentType}": ${text.slice(0, 200)}`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(
+      `${what} answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`,
+    );
+  }
+  const parsed = envelope.safeParse(json);
+  if (!parsed.success)
+    throw new Error(`${what} answered ${response.status} outside the envelope: ${text.slice(0, 500)}`);
+  return parsed.data;
+}
+
+export function apiClient(baseUrl: string) {
+  async function request(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse> {
+    const headers: Record<string, string> = { ...options.headers };
+    let body: string | undefined = options.raw;
+    if (body === undefined && 'json' in options) {
+      body = JSON.stringify(options.json);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(new URL(path, baseUrl), { method, headers, body });
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: await readEnvelope(response, `${method} ${path}`),
+    };
+  }
+  return {
+    request,
+    get: (path: string, headers?: Record<string, string>) => request('GET', path, { headers }),
+    post: (path: string, json: unknown, headers?: Record<string, string>) =>
+      request('POST', path, { json, headers }),
+    put: (path: string, json: unknown, headers?: Record<string, string>) =>
+      request('PUT', path, { json, headers }),
+  };
+}
+export type ApiClient = ReturnType<typeof apiClient>;
+
+/** The `data` of a success envelope; fails loudly with the whole answer otherwise. */
+export function dataOf(response: ApiResponse): Record<string, unknown> {
+  if (!response.body.success) {
+    throw new Error(`expected success, got ${response.status} ${JSON.stringify(response.body)}`);
+  }
+  return response.body.data;
+}
+
+/** The `error` of a failure envelope; fails loudly with the whole answer otherwise. */
+export function errorOf(response: ApiResponse) {
+  if (response.body.success)
+    throw new Error(`expected an error, got ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body.error;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  /** Whether the client sent the body (false when the server refused after `Expect: 100-continue`). */
+  bodySent: boolean;
+}
+
+/**
+ * One request through node:http, for what fetch cannot express: repeated header lines, `Expect: 100-continue`.
+ * With `expectContinue`, the body is written only if the server says 100 Continue.
+ */
+export function rawRequest(
+  url: string,
+  options: {
+    method: string;
+    headers?: OutgoingHttpHeaders;
+    body?: string | Buffer;
+    expectContinue?: boolean;
+  },
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    let bodySent = false;
+    const req = httpRequest(url, {
+      method: options.method,
+      headers: { ...options.headers, ...(options.expectContinue ? { expect: '100-continue' } : {}) },
+    });
+    const writeBody = () => {
+      bodySent = options.body !== undefined;
+      req.end(options.body);
+    };
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        // A refused `100-continue` request was never finished; drop it rather than send the body late.
+        if (!bodySent && options.body !== undefined) req.destroy();
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          bodySent,
+        });
+      });
+    });
+    if (options.expectContinue) req.on('continue', writeBody);
+    else writeBody();
+  });
+}
