@@ -601,7 +601,9 @@ class Run {
       expect(world, `${label}: table vs model`).toEqual(this.model.world());
     } else {
       expectAllowed(request, result, `${label} -> ${JSON.stringify(result)}`, true);
-      this.model.adopt(await this.observe(label));
+      const world = await this.observe(label);
+      expectConsistent([request], [result], world, label);
+      this.model.adopt(world);
       this.learnKeys([request], [result]);
     }
   }
