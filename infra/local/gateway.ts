@@ -281,6 +281,7 @@ export interface Gateway {
   close: () => Promise<void>;
 }
 
+/** Serves `routes` on `port`. Routes with `auth: 'iam'` are not SigV4-checked here: API Gateway does that in the cloud. */
 export async function startGateway({
   port,
   host = '127.0.0.1',
