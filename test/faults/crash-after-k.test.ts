@@ -1,0 +1,304 @@
+// A Lambda dying after any of its DynamoDB calls: the ledger still balances and a retry (or the next sweep) finishes the job once.
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { handler as createHoldHandler } from '../../functions/create-hold.ts';
+import { handler as createOrderHandler } from '../../functions/create-order.ts';
+import { handler as sweepHandler } from '../../functions/expire-holds.ts';
+import { handler as webhookHandler } from '../../functions/payment-webhook.ts';
+import { dynamo } from '../../shared/db/client.ts';
+import { crashAfterCalls } from '../../shared/db/faults.ts';
+import { createHold } from '../../shared/domain/holds.ts';
+import { checkLedger } from '../../shared/domain/ledger.ts';
+import { createOrder } from '../../shared/domain/orders.ts';
+import { applyPayment } from '../../shared/domain/payments.ts';
+import { getProduct } from '../../shared/domain/products.ts';
+import { getHold, getOrderSlot } from '../../shared/domain/records.ts';
+import type { SweepReport } from '../../shared/domain/sweeper.ts';
+import { clearTable, readWorld } from '../property/scenario.ts';
+import { at, productWithStock, T0 } from '../support/fixtures.ts';
+import { type Answer, invoke, lambdaContext } from '../support/lambda.ts';
+
+let calls = 0;
+
+/** DynamoDB calls `act` makes on a fault-free run after `arrange`, i.e. the crash points worth trying. */
+async function callsMadeBy<T>(
+  arrange: () => Promise<T>,
+  act: (arranged: T) => Promise<unknown>,
+): Promise<number> {
+  await clearTable();
+  const arranged = await arrange();
+  calls = 0;
+  await act(arranged);
+  return calls;
+}
+
+async function expectBalanced(product: string, label: string): Promise<void> {
+  expect((await checkLedger(product)).violations, label).toEqual([]);
+}
+
+const activeHolds = async (product: string) =>
+  Object.entries((await readWorld(product)).holds).filter(([, hold]) => hold.status === 'active');
+
+/**
+ * Sends a retry; a crash that left an in-progress idempotency record gets 409 REQUEST_IN_PROGRESS until that record's
+ * in-progress expiry (the Lambda's remaining time, 10 s here), so it is sent again once the clock is past it.
+ */
+async function retryPastInProgress(
+  send: () => Promise<Answer>,
+  now: Date,
+): Promise<{ first: Answer; final: Answer }> {
+  vi.setSystemTime(now);
+  const first = await send();
+  if (first.body.error?.code !== 'REQUEST_IN_PROGRESS') return { first, final: first };
+  expect(first.status).toBe(409);
+  expect(first.headers['Retry-After']).toBe('1');
+  vi.setSystemTime(new Date(now.getTime() + 11_000));
+  return { first, final: await send() };
+}
+
+async function sweepNow(now: Date): Promise<SweepReport> {
+  vi.setSystemTime(now);
+  return (await sweepHandler({}, lambdaContext('expire-holds'))) as SweepReport;
+}
+
+describe('crash after k DynamoDB calls', () => {
+  beforeAll(() => {
+    dynamo.middlewareStack.add(
+      (next) => async (args) => {
+        calls++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCalls' },
+    );
+  });
+  afterAll(() => {
+    dynamo.middlewareStack.remove('countCalls');
+  });
+  beforeEach(async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(T0);
+    // The sweep walks the whole table: each crash point starts from an empty one.
+    await clearTable();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a hold without key either never happened or is whole, and a retry takes exactly one hold of stock', async () => {
+    const request = async () => ({ body: { product_id: await productWithStock(5), qty: 2 } });
+    const n = await callsMadeBy(request, (hold) => invoke(createHoldHandler, hold));
+    expect(n).toBeGreaterThanOrEqual(2);
+
+    for (let k = 0; k < n; k++) {
+      await clearTable();
+      vi.setSystemTime(T0);
+      const hold = await request();
+      const product = hold.body.product_id;
+
+      await crashAfterCalls(k, () => invoke(createHoldHandler, hold));
+
+      await expectBalanced(product, `k=${k} after the crash`);
+      // The reserving transaction is the last call, so a crash before it leaves nothing behind.
+      expect(await activeHolds(product), `k=${k}`).toEqual([]);
+      vi.setSystemTime(at(1));
+      const retry = await invoke(createHoldHandler, hold);
+      expect(retry.status, `k=${k}`).toBe(201);
+      // A hold that landed before the crash is nobody's: the sweep returns it at its expiry, the retry's stays.
+      await sweepNow(at(120.5));
+      expect(
+        (await activeHolds(product)).map(([id]) => id),
+        `k=${k}`,
+      ).toEqual([retry.body.data?.hold_id]);
+      expect((await getProduct(product)).available, `k=${k}`).toBe(3);
+      await expectBalanced(product, `k=${k} after retry and sweep`);
+    }
+  });
+
+  it('a hold with Idempotency-Key: 409 REQUEST_IN_PROGRESS until the in-progress expiry, then one hold; a hold that landed before the crash is released at its expiry', async () => {
+    const request = async () => ({
+      body: { product_id: await productWithStock(5), qty: 2 },
+      headers: { 'idempotency-key': randomUUID() },
+    });
+    const n = await callsMadeBy(request, (hold) => invoke(createHoldHandler, hold));
+    expect(n).toBeGreaterThanOrEqual(4);
+
+    for (let k = 0; k < n; k++) {
+      await clearTable();
+      vi.setSystemTime(T0);
+      const hold = await request();
+      const product = hold.body.product_id;
+
+      await crashAfterCalls(k, () => invoke(createHoldHandler, hold));
+
+      await expectBalanced(product, `k=${k} after the crash`);
+      const orphans = (await activeHolds(product)).map(([id]) => id);
+      // Only a crash between the reserving transaction and the record's success update strands a hold.
+      expect(orphans, `k=${k}`).toHaveLength(k === n - 1 ? 1 : 0);
+      const { first, final } = await retryPastInProgress(() => invoke(createHoldHandler, hold), at(1));
+      // The first call writes the in-progress record; any crash after it leaves the record behind.
+      expect(first.body.error?.code === 'REQUEST_IN_PROGRESS', `k=${k}`).toBe(k >= 1);
+      expect(final.status, `k=${k}: ${JSON.stringify(final)}`).toBe(201);
+      const holdId = String(final.body.data?.hold_id);
+      expect(orphans, `k=${k}`).not.toContain(holdId);
+      expect((await getProduct(product)).available, `k=${k}`).toBe(5 - 2 * (1 + orphans.length));
+      const replay = await invoke(createHoldHandler, hold);
+      expect(replay.body.data?.hold_id, `k=${k}: a later retry replays`).toBe(holdId);
+      await sweepNow(at(120.5));
+      expect(
+        (await activeHolds(product)).map(([id]) => id),
+        `k=${k}`,
+      ).toEqual([holdId]);
+      expect((await getProduct(product)).available, `k=${k}`).toBe(3);
+      await expectBalanced(product, `k=${k} after retry and sweep`);
+    }
+  });
+
+  it('an order either is created whole or not at all, and the retry creates it once', async () => {
+    const arrange = async () => {
+      const product = await productWithStock(5);
+      const hold = await createHold(product, 2, T0);
+      return { product, request: { body: { hold_id: hold.hold_id } } };
+    };
+    const n = await callsMadeBy(arrange, ({ request }) => invoke(createOrderHandler, request));
+    expect(n).toBeGreaterThanOrEqual(3);
+
+    for (let k = 0; k < n; k++) {
+      await clearTable();
+      vi.setSystemTime(T0);
+      const { product, request } = await arrange();
+
+      await crashAfterCalls(k, () => invoke(createOrderHandler, request));
+
+      await expectBalanced(product, `k=${k} after the crash`);
+      vi.setSystemTime(at(1));
+      const retry = await invoke(createOrderHandler, request);
+      const again = await invoke(createOrderHandler, request);
+      expect(retry.status, `k=${k}`).toBe(201);
+      expect(retry.body.data?.status, `k=${k}`).toBe('pending');
+      expect(again.status, `k=${k}`).toBe(200);
+      expect((await getProduct(product)).available, `k=${k}`).toBe(3);
+      await expectBalanced(product, `k=${k} after the retry`);
+    }
+  });
+
+  for (const outcome of ['success', 'failure'] as const) {
+    it(`a ${outcome} webhook crashed anywhere is applied exactly once by its retry`, async () => {
+      const arrange = async () => {
+        const product = await productWithStock(10);
+        const hold = await createHold(product, 3, T0);
+        await createOrder(hold.hold_id, T0);
+        const body = { idempotency_key: `evt_${randomUUID()}`, order_id: hold.hold_id, status: outcome };
+        return { product, orderId: hold.hold_id, delivery: { body } };
+      };
+      const n = await callsMadeBy(arrange, ({ delivery }) => invoke(webhookHandler, delivery));
+      expect(n).toBeGreaterThanOrEqual(4);
+      const finalStatus = outcome === 'success' ? 'paid' : 'cancelled';
+
+      for (let k = 0; k < n; k++) {
+        await clearTable();
+        vi.setSystemTime(T0);
+        const { product, orderId, delivery } = await arrange();
+
+        await crashAfterCalls(k, () => invoke(webhookHandler, delivery));
+
+        await expectBalanced(product, `k=${k} after the crash`);
+        const { first, final } = await retryPastInProgress(() => invoke(webhookHandler, delivery), at(1));
+        expect(first.body.error?.code === 'REQUEST_IN_PROGRESS', `k=${k}`).toBe(k >= 1);
+        expect(final, `k=${k}`).toMatchObject({
+          status: 200,
+          body: { data: { order_id: orderId, order_status: finalStatus } },
+        });
+        const slot = await getOrderSlot(orderId);
+        expect(slot, `k=${k}`).toMatchObject({
+          status: finalStatus,
+          payment_key: delivery.body.idempotency_key,
+        });
+        // Failure returns the 3 units exactly once; success keeps them sold.
+        expect((await getProduct(product)).available, `k=${k}`).toBe(outcome === 'success' ? 7 : 10);
+        await expectBalanced(product, `k=${k} after the retry`);
+      }
+    });
+  }
+
+  it('a webhook before its order, crashed anywhere, is parked once by its retry and applied by the order', async () => {
+    const arrange = async () => {
+      const product = await productWithStock(10);
+      const hold = await createHold(product, 3, T0);
+      const body = { idempotency_key: `evt_${randomUUID()}`, order_id: hold.hold_id, status: 'success' };
+      return { product, holdId: hold.hold_id, delivery: { body } };
+    };
+    const n = await callsMadeBy(arrange, ({ delivery }) => invoke(webhookHandler, delivery));
+    expect(n).toBeGreaterThanOrEqual(5);
+
+    for (let k = 0; k < n; k++) {
+      await clearTable();
+      vi.setSystemTime(T0);
+      const { product, holdId, delivery } = await arrange();
+
+      await crashAfterCalls(k, () => invoke(webhookHandler, delivery));
+
+      await expectBalanced(product, `k=${k} after the crash`);
+      const { first, final } = await retryPastInProgress(() => invoke(webhookHandler, delivery), at(1));
+      expect(first.body.error?.code === 'REQUEST_IN_PROGRESS', `k=${k}`).toBe(k >= 1);
+      expect(final, `k=${k}`).toMatchObject({
+        status: 202,
+        body: { data: { order_status: 'awaiting_order' } },
+      });
+      const order = await invoke(createOrderHandler, { body: { hold_id: holdId } });
+      expect(order, `k=${k}`).toMatchObject({ status: 201, body: { data: { status: 'paid' } } });
+      expect((await getProduct(product)).available, `k=${k}`).toBe(7);
+      await expectBalanced(product, `k=${k} after the order`);
+    }
+  });
+
+  it('a sweep crashed anywhere leaves nothing half-settled, and the next sweep settles every item once', async () => {
+    const arrange = async () => {
+      const product = await productWithStock(10);
+      const plain = await createHold(product, 1, T0);
+      const paidEarly = await createHold(product, 2, T0);
+      const failedEarly = await createHold(product, 3, T0);
+      const unpaid = await createHold(product, 4, T0);
+      await applyPayment(
+        { idempotency_key: `evt_${randomUUID()}`, order_id: paidEarly.hold_id, status: 'success' },
+        at(1),
+      );
+      await applyPayment(
+        { idempotency_key: `evt_${randomUUID()}`, order_id: failedEarly.hold_id, status: 'failure' },
+        at(1),
+      );
+      await createOrder(unpaid.hold_id, at(1));
+      return { product, ids: [plain, paidEarly, failedEarly, unpaid].map((hold) => hold.hold_id) };
+    };
+    const n = await callsMadeBy(arrange, () => sweepNow(at(1000)));
+    expect(n).toBeGreaterThanOrEqual(4 + 4);
+
+    for (let k = 0; k < n; k++) {
+      await clearTable();
+      vi.setSystemTime(T0);
+      const { product, ids } = await arrange();
+
+      await crashAfterCalls(k, () => sweepNow(at(1000))).catch(() => 'crashed');
+
+      await expectBalanced(product, `k=${k} after the crash`);
+      const report = await sweepNow(at(1001));
+      expect(report.failures, `k=${k}`).toBe(0);
+      const [plain, paidEarly, failedEarly, unpaid] = await Promise.all(ids.map((id) => getHold(id)));
+      const orders = await Promise.all(
+        ids.map(async (id) => (await getOrderSlot(id)) as { status?: string } | undefined),
+      );
+      expect([plain?.status, paidEarly?.status, failedEarly?.status, unpaid?.status], `k=${k}`).toEqual([
+        'released',
+        'ordered',
+        'released',
+        'ordered',
+      ]);
+      expect(
+        orders.map((order) => order?.status),
+        `k=${k}`,
+      ).toEqual([undefined, 'paid', 'cancelled', 'expired']);
+      // 10 - 2 paid: the plain hold, the failed payment and the expired order each came back exactly once.
+      expect((await getProduct(product)).available, `k=${k}`).toBe(8);
+      await expectBalanced(product, `k=${k} after the next sweep`);
+    }
+  });
+});
