@@ -22,7 +22,8 @@ const schema = z.object({
   /** Tests and soak runs only: `0.2` or `0.2:conflict,throttle`. Refused inside a Lambda. */
   FAULT_INJECTION: z.string().optional(),
   FAULT_SEED: z.coerce.number().int().optional(),
-  /** Per-call DynamoDB timeout. 5 s leaves room for retries inside a 10 s Lambda; tests on a loaded laptop raise it. */
+  /** Per-call DynamoDB timeouts: fail fast enough to retry inside a 10 s Lambda; tests on a loaded machine raise them. */
+  DYNAMODB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(2_000),
   DYNAMODB_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   TRANSACTION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
 });

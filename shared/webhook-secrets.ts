@@ -13,7 +13,7 @@ const split = (value: string) =>
 
 if (!config.WEBHOOK_SECRET_ID && !config.WEBHOOK_SECRET) {
   logger.warn('webhook_signatures_disabled', {
-    message:
+    reason:
       'Neither WEBHOOK_SECRET_ID nor WEBHOOK_SECRET is set: webhooks are accepted unsigned (local use only)',
   });
 }

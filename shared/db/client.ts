@@ -10,7 +10,10 @@ export const dynamo = new DynamoDBClient({
   retryMode: 'standard',
   // Fail a stuck call fast enough to be retried within the Lambda timeout (10 s; see config). Sockets stay at the SDK's 50:
   // a Lambda uses one at a time, and in the local runtime more only queue inside DynamoDB Local instead.
-  requestHandler: { connectionTimeout: 2_000, requestTimeout: config.DYNAMODB_REQUEST_TIMEOUT_MS },
+  requestHandler: {
+    connectionTimeout: config.DYNAMODB_CONNECT_TIMEOUT_MS,
+    requestTimeout: config.DYNAMODB_REQUEST_TIMEOUT_MS,
+  },
   ...(config.DYNAMODB_ENDPOINT
     ? {
         endpoint: config.DYNAMODB_ENDPOINT,

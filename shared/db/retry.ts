@@ -64,8 +64,13 @@ export function isRetryableDynamoError(error: unknown): boolean {
 export async function withContentionRetry<T>(
   name: string,
   operation: () => Promise<T>,
-  attempts = config.TRANSACTION_MAX_ATTEMPTS,
+  options: {
+    attempts?: number;
+    /** Runs after each backoff, before the next attempt; throw to stop retrying (e.g. the stock is gone anyway). */
+    beforeRetry?: () => Promise<void>;
+  } = {},
 ): Promise<T> {
+  const attempts = options.attempts ?? config.TRANSACTION_MAX_ATTEMPTS;
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation();
@@ -76,6 +81,7 @@ export async function withContentionRetry<T>(
         throw new ServiceBusy();
       }
       await sleep(Math.random() * Math.min(1000, 25 * 2 ** attempt));
+      await options.beforeRetry?.();
     }
   }
 }

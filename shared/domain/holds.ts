@@ -15,10 +15,11 @@ import { conditionFailedAt, failedItemAt, withContentionRetry } from '../db/retr
 import { table } from '../db/table.ts';
 import { InsufficientStock, ProductNotFound } from '../errors.ts';
 import { logger } from '../logger.ts';
-import { DEFAULT_BUCKET, loadProduct } from './products.ts';
+import { DEFAULT_BUCKET, loadProduct, type StockBucketItem } from './products.ts';
 import {
   gcAfter,
   getHold,
+  getItem,
   type HoldItem,
   holdView,
   orderFromHold,
@@ -27,6 +28,13 @@ import {
 
 /** How many expired holds one reclaim pass releases before retrying the buyer's hold. */
 const RECLAIM_BATCH = 25;
+
+/** Internal: a conflicted hold stopped retrying because a fresh read shows too little stock. */
+class SoldOutWhileRetrying extends Error {
+  constructor(readonly available: number) {
+    super('Stock ran out while retrying a conflicted hold');
+  }
+}
 
 export type HoldView = ReturnType<typeof holdView>;
 
@@ -51,50 +59,73 @@ export async function createHold(productId: string, qty: number, now: Date): Pro
     created_at: now.toISOString(),
     expires_at: expiresAt,
   };
+  // Between conflict retries, look at the stock again: once it is gone, losers stop hammering the hot item.
+  const stillAvailable = async () => {
+    const bucket = await getItem<StockBucketItem>(stockBucketKey(productId, hold.bucket));
+    if ((bucket?.available ?? 0) < qty) throw new SoldOutWhileRetrying(bucket?.available ?? 0);
+  };
   const reserve = () =>
-    withContentionRetry('create_hold', () =>
-      db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: tableName,
-                Key: stockBucketKey(productId, hold.bucket),
-                UpdateExpression: 'SET available = available - :qty',
-                ConditionExpression: 'available >= :qty',
-                ExpressionAttributeValues: { ':qty': qty },
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              },
-            },
-            {
-              Put: {
-                TableName: tableName,
-                Item: {
-                  ...holdKey(holdId),
-                  ...hold,
-                  ...deadlineIndex('HOLD', holdId, expiresAt),
-                  ...productHoldsIndex(productId, holdId, expiresAt),
+    withContentionRetry(
+      'create_hold',
+      () =>
+        db.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: tableName,
+                  Key: stockBucketKey(productId, hold.bucket),
+                  UpdateExpression: 'SET available = available - :qty',
+                  ConditionExpression: 'available >= :qty',
+                  ExpressionAttributeValues: { ':qty': qty },
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
                 },
-                ConditionExpression: 'attribute_not_exists(pk)',
               },
-            },
-          ],
-        }),
-      ),
+              {
+                Put: {
+                  TableName: tableName,
+                  Item: {
+                    ...holdKey(holdId),
+                    ...hold,
+                    ...deadlineIndex('HOLD', holdId, expiresAt),
+                    ...productHoldsIndex(productId, holdId, expiresAt),
+                  },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              },
+            ],
+          }),
+        ),
+      { beforeRetry: stillAvailable },
     );
 
-  for (let attempt = 0; ; attempt++) {
+  const reject = (available: number): never => {
+    logger.info('hold_rejected', { product_id: productId, qty, available, reason: 'insufficient_stock' });
+    throw new InsufficientStock(available);
+  };
+  // Sold out is the common answer in a flash sale: refusing on a consistent read sends no write to the hot
+  // stock item (no transaction conflicts for the buyers who can still win). Granting is never decided here.
+  let reclaimed = false;
+  const seen = state.buckets.find((bucket) => bucket.bucket === hold.bucket)?.available ?? 0;
+  if (seen < qty) {
+    if ((await reclaimExpiredHolds(productId, now)) === 0) reject(seen);
+    reclaimed = true;
+  }
+  for (;;) {
     try {
       await reserve();
       break;
     } catch (error) {
       // The hold id is ours alone: if it exists, an earlier attempt whose answer was lost (timeout) committed.
       if (conditionFailedAt(error, 1)) break;
-      if (!conditionFailedAt(error, 0)) throw error;
-      const available = Number(failedItemAt(error, 0)?.available ?? 0);
-      if (attempt === 0 && (await reclaimExpiredHolds(productId, now)) > 0) continue;
-      logger.info('hold_rejected', { product_id: productId, qty, available, reason: 'insufficient_stock' });
-      throw new InsufficientStock(available);
+      const soldOut = error instanceof SoldOutWhileRetrying;
+      if (!soldOut && !conditionFailedAt(error, 0)) throw error;
+      const available = soldOut ? error.available : Number(failedItemAt(error, 0)?.available ?? 0);
+      if (!reclaimed && (await reclaimExpiredHolds(productId, now)) > 0) {
+        reclaimed = true;
+        continue;
+      }
+      reject(available);
     }
   }
   logger.info('hold_created', { hold_id: holdId, product_id: productId, qty, expires_at: expiresAt });

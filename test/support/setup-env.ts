@@ -9,5 +9,6 @@ process.env.TABLE_NAME = `test-${randomUUID()}`;
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.AWS_REGION ??= 'us-east-1';
 // One DynamoDB Local serves every concurrent test on 2 cores: a slow answer there is load, not a fault under test.
+process.env.DYNAMODB_CONNECT_TIMEOUT_MS ??= '30000';
 process.env.DYNAMODB_REQUEST_TIMEOUT_MS ??= '30000';
 await ensureTable(endpoint, process.env.TABLE_NAME);

@@ -38,6 +38,7 @@ const productRows = [
 beforeEach(() => {
   documentClient.reset();
   documentClient.on(QueryCommand).resolves({ Items: productRows });
+  documentClient.on(GetCommand).resolves({ Item: productRows[1] });
 });
 afterEach(() => documentClient.reset());
 
