@@ -82,15 +82,18 @@ describe('admin product upsert', () => {
     [{ name: '', price: '1.00', stock: 1 }, 'an empty name'],
     [{ name: 'x', price: '1.00', stock: 1, currency: 'usd' }, 'a lower-case currency'],
     [{ price: '1.00', stock: 1 }, 'no name'],
-  ] as [Record<string, unknown>, string][])('answers 422 VALIDATION_ERROR for %j (%s) and stores nothing', async (body) => {
-    const id = newId();
+  ] as [Record<string, unknown>, string][])(
+    'answers 422 VALIDATION_ERROR for %j (%s) and stores nothing',
+    async (body) => {
+      const id = newId();
 
-    const answer = await put(id, body);
+      const answer = await put(id, body);
 
-    expect(answer.status).toBe(422);
-    expect(answer.body.error?.code).toBe('VALIDATION_ERROR');
-    expect((await get(id)).status).toBe(404);
-  });
+      expect(answer.status).toBe(422);
+      expect(answer.body.error?.code).toBe('VALIDATION_ERROR');
+      expect((await get(id)).status).toBe(404);
+    },
+  );
 
   it('answers 404 PRODUCT_NOT_FOUND and 422 for an invalid id', async () => {
     expect((await get(newId())).body.error?.code).toBe('PRODUCT_NOT_FOUND');
