@@ -15,7 +15,7 @@ import { conditionFailedAt, failedItemAt, withContentionRetry } from '../db/retr
 import { table } from '../db/table.ts';
 import { InsufficientStock, ProductNotFound } from '../errors.ts';
 import { logger } from '../logger.ts';
-import { DEFAULT_BUCKET, loadProduct, type StockBucketItem } from './products.ts';
+import { DEFAULT_BUCKET, loadProduct, returnUnits, type StockBucketItem, takeUnits } from './products.ts';
 import {
   gcAfter,
   getHold,
@@ -71,16 +71,7 @@ export async function createHold(productId: string, qty: number, now: Date): Pro
         db.send(
           new TransactWriteCommand({
             TransactItems: [
-              {
-                Update: {
-                  TableName: tableName,
-                  Key: stockBucketKey(productId, hold.bucket),
-                  UpdateExpression: 'SET available = available - :qty',
-                  ConditionExpression: 'available >= :qty',
-                  ExpressionAttributeValues: { ':qty': qty },
-                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-                },
-              },
+              takeUnits(hold),
               {
                 Put: {
                   TableName: tableName,
@@ -158,16 +149,6 @@ const releaseHoldUpdate = (hold: HoldRef, now: Date) => ({
   },
 });
 
-const returnStock = (hold: HoldRef) => ({
-  Update: {
-    TableName: tableName,
-    Key: stockBucketKey(hold.product_id, hold.bucket),
-    UpdateExpression: 'SET available = available + :qty',
-    ConditionExpression: 'attribute_exists(pk)',
-    ExpressionAttributeValues: { ':qty': hold.qty },
-  },
-});
-
 /** The hold becomes an order: it stops holding stock itself (the order does) and leaves both indexes. */
 export const consumeHoldUpdate = (holdId: string, now: Date, requireUnexpired: boolean) => ({
   Update: {
@@ -198,7 +179,7 @@ export async function releaseExpiredHold(hold: HoldRef, now: Date): Promise<Rele
         new TransactWriteCommand({
           TransactItems: [
             releaseHoldUpdate(hold, now),
-            returnStock(hold),
+            returnUnits(hold),
             {
               ConditionCheck: {
                 TableName: tableName,
@@ -250,7 +231,7 @@ async function settleParkedPayment(
         new TransactWriteCommand({
           TransactItems: success
             ? [consumeHoldUpdate(hold.hold_id, now, false), putOrder]
-            : [releaseHoldUpdate(hold, now), returnStock(hold), putOrder],
+            : [releaseHoldUpdate(hold, now), returnUnits(hold), putOrder],
         }),
       ),
     );

@@ -2,11 +2,12 @@
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
 import { db, tableName } from '../db/client.ts';
-import { deadlineIndex, orderKey, stockBucketKey } from '../db/keys.ts';
+import { deadlineIndex, orderKey } from '../db/keys.ts';
 import { conditionFailedAt, withContentionRetry } from '../db/retry.ts';
 import { HoldExpired, HoldNotFound, OrderNotFound, ServiceBusy } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { consumeHoldUpdate } from './holds.ts';
+import { returnUnits } from './products.ts';
 import {
   getHold,
   getOrderSlot,
@@ -69,14 +70,6 @@ export async function createOrder(
           : { ConditionExpression: 'attribute_not_exists(pk)' }),
       },
     };
-    const returnStock = {
-      Update: {
-        TableName: tableName,
-        Key: stockBucketKey(hold.product_id, hold.bucket),
-        UpdateExpression: 'SET available = available + :qty',
-        ExpressionAttributeValues: { ':qty': hold.qty },
-      },
-    };
     try {
       await withContentionRetry('create_order', () =>
         db.send(
@@ -84,7 +77,7 @@ export async function createOrder(
             TransactItems: [
               consumeHoldUpdate(holdId, now, !paidEarly),
               putOrder,
-              ...(status === 'cancelled' ? [returnStock] : []),
+              ...(status === 'cancelled' ? [returnUnits(hold)] : []),
             ],
           }),
         ),
@@ -131,14 +124,7 @@ export async function expireUnpaidOrder(order: OrderRef, now: Date): Promise<boo
                 ExpressionAttributeValues: { ':expired': 'expired', ':pending': 'pending', ':now': nowIso },
               },
             },
-            {
-              Update: {
-                TableName: tableName,
-                Key: stockBucketKey(order.product_id, order.bucket),
-                UpdateExpression: 'SET available = available + :qty',
-                ExpressionAttributeValues: { ':qty': order.qty },
-              },
-            },
+            returnUnits(order),
           ],
         }),
       ),

@@ -2,11 +2,12 @@
 import { PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
 import { db, tableName } from '../db/client.ts';
-import { holdKey, orderKey, stockBucketKey } from '../db/keys.ts';
+import { holdKey, orderKey } from '../db/keys.ts';
 import { conditionFailedAt, withContentionRetry } from '../db/retry.ts';
 import { table } from '../db/table.ts';
 import { OrderAlreadyFinalized, ServiceBusy } from '../errors.ts';
 import { logger } from '../logger.ts';
+import { returnUnits, takeUnits } from './products.ts';
 import {
   gcAfter,
   getHold,
@@ -79,7 +80,6 @@ async function applyToOrder(order: OrderItem, input: PaymentInput, now: Date): P
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: { ':to': to, ':from': from, ':key': input.idempotency_key, ':now': nowIso },
   });
-  const stock = stockBucketKey(order.product_id, order.bucket);
 
   switch (order.status) {
     case 'pending': {
@@ -89,18 +89,7 @@ async function applyToOrder(order: OrderItem, input: PaymentInput, now: Date): P
           new TransactWriteCommand({
             TransactItems: [
               { Update: moveOrder('pending', to, true) },
-              ...(to === 'cancelled'
-                ? [
-                    {
-                      Update: {
-                        TableName: tableName,
-                        Key: stock,
-                        UpdateExpression: 'SET available = available + :qty',
-                        ExpressionAttributeValues: { ':qty': order.qty },
-                      },
-                    },
-                  ]
-                : []),
+              ...(to === 'cancelled' ? [returnUnits(order)] : []),
             ],
           }),
         ),
@@ -123,18 +112,7 @@ async function applyToOrder(order: OrderItem, input: PaymentInput, now: Date): P
         await withContentionRetry('apply_late_payment', () =>
           db.send(
             new TransactWriteCommand({
-              TransactItems: [
-                { Update: moveOrder('expired', 'paid', false) },
-                {
-                  Update: {
-                    TableName: tableName,
-                    Key: stock,
-                    UpdateExpression: 'SET available = available - :qty',
-                    ConditionExpression: 'available >= :qty',
-                    ExpressionAttributeValues: { ':qty': order.qty },
-                  },
-                },
-              ],
+              TransactItems: [{ Update: moveOrder('expired', 'paid', false) }, takeUnits(order)],
             }),
           ),
         );

@@ -31,6 +31,36 @@ export interface StockBucketItem {
 
 export const DEFAULT_BUCKET = 0;
 
+/** What drew units from a bucket (a hold or an order): enough to give them back or take them again. */
+export interface UnitsRef {
+  product_id: string;
+  bucket: number;
+  qty: number;
+}
+
+/** Transaction item: the units go back to the bucket they came from. */
+export const returnUnits = (ref: UnitsRef) => ({
+  Update: {
+    TableName: tableName,
+    Key: stockBucketKey(ref.product_id, ref.bucket),
+    UpdateExpression: 'SET available = available + :qty',
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeValues: { ':qty': ref.qty },
+  },
+});
+
+/** Transaction item: take the units, only if that many are free (the no-oversell condition). */
+export const takeUnits = (ref: UnitsRef) => ({
+  Update: {
+    TableName: tableName,
+    Key: stockBucketKey(ref.product_id, ref.bucket),
+    UpdateExpression: 'SET available = available - :qty',
+    ConditionExpression: 'available >= :qty',
+    ExpressionAttributeValues: { ':qty': ref.qty },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  },
+});
+
 export interface ProductState {
   product: ProductItem;
   buckets: StockBucketItem[];
