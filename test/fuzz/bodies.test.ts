@@ -24,6 +24,7 @@ import {
   routes,
   type Sentinel,
   send,
+  sendBase64,
 } from './harness.ts';
 
 let sentinel: Sentinel;
@@ -235,6 +236,34 @@ describe('fuzzed request bodies', () => {
         const answer = await send(route, text);
 
         expectError(answer, 400, 'INVALID_JSON', label);
+        await afterEachRequest(answer, label);
+      }),
+      { numRuns: fuzzRuns },
+    );
+  });
+
+  it('decodes base64 bodies (binary from API Gateway) and refuses bytes that are not a JSON object with 400', async () => {
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.jsonValue().map((value) => new TextEncoder().encode(JSON.stringify(value))),
+      fc.constant(new Uint8Array([0xff, 0xfe, 0x7b, 0x7d])),
+    );
+
+    await fc.assert(
+      fc.asyncProperty(bodyRoute(), bytes, async (route, raw) => {
+        const text = Buffer.from(raw).toString('utf8');
+        const label = `${route.name} base64 of ${JSON.stringify(text).slice(0, 200)}`;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = undefined;
+        }
+
+        const answer = await sendBase64(route, raw);
+
+        if (isObject(parsed)) expectWellFormed(answer, label);
+        else expectError(answer, 400, 'INVALID_JSON', label);
         await afterEachRequest(answer, label);
       }),
       { numRuns: fuzzRuns },

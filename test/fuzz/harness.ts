@@ -16,12 +16,12 @@ import { applyPayment } from '../../shared/domain/payments.ts';
 import { getProduct, type ProductView } from '../../shared/domain/products.ts';
 import { signatureHeader } from '../../shared/http/signature.ts';
 import { at, productWithStock, T0 } from '../support/fixtures.ts';
-import { type Answer, invoke } from '../support/lambda.ts';
+import { type Answer, invoke, lambdaContext } from '../support/lambda.ts';
 
 /** Must match the WEBHOOK_SECRET each fuzz file sets before importing the handlers. */
 export const WEBHOOK_SECRET = 'whsec_fuzz';
 
-export const fuzzRuns = Number(process.env.FUZZ_RUNS ?? 40);
+export const fuzzRuns = Number(process.env.FUZZ_RUNS ?? 100);
 
 type Handler = Parameters<typeof invoke>[0];
 
@@ -108,6 +108,31 @@ export function send(
   const pathParameters =
     'pathParameters' in options ? options.pathParameters : route.pathId && { id: route.pathId() };
   return invoke(route.handler, { rawBody, headers, pathParameters });
+}
+
+/** Sends bytes the way API Gateway passes a binary body: base64 with `isBase64Encoded: true`. */
+export async function sendBase64(route: Route, bytes: Uint8Array): Promise<Answer> {
+  const body = Buffer.from(bytes).toString('base64');
+  const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+  if (route.signed)
+    headers['x-signature'] = signatureHeader(WEBHOOK_SECRET, Buffer.from(bytes).toString('utf8'));
+  const event = {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: '/',
+    rawQueryString: '',
+    headers,
+    ...(route.pathId ? { pathParameters: { id: route.pathId() } } : {}),
+    body,
+    isBase64Encoded: true,
+    requestContext: { requestId: randomUUID(), http: { method: 'POST', path: '/' } },
+  } as unknown as Parameters<Handler>[0];
+  const result = await route.handler(event, lambdaContext());
+  return {
+    status: result.statusCode ?? 0,
+    body: JSON.parse(result.body ?? 'null'),
+    headers: result.headers ?? {},
+  };
 }
 
 const ERROR_CODE = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/;
