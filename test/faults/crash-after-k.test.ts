@@ -5,7 +5,6 @@ import { handler as createHoldHandler } from '../../functions/create-hold.ts';
 import { handler as createOrderHandler } from '../../functions/create-order.ts';
 import { handler as sweepHandler } from '../../functions/expire-holds.ts';
 import { handler as webhookHandler } from '../../functions/payment-webhook.ts';
-import { dynamo } from '../../shared/db/client.ts';
 import { crashAfterCalls } from '../../shared/db/faults.ts';
 import { createHold } from '../../shared/domain/holds.ts';
 import { checkLedger } from '../../shared/domain/ledger.ts';
@@ -17,20 +16,7 @@ import type { SweepReport } from '../../shared/domain/sweeper.ts';
 import { clearTable, readWorld } from '../property/scenario.ts';
 import { at, productWithStock, T0 } from '../support/fixtures.ts';
 import { type Answer, invoke, lambdaContext } from '../support/lambda.ts';
-
-let calls = 0;
-
-/** DynamoDB calls `act` makes on a fault-free run after `arrange`, i.e. the crash points worth trying. */
-async function callsMadeBy<T>(
-  arrange: () => Promise<T>,
-  act: (arranged: T) => Promise<unknown>,
-): Promise<number> {
-  await clearTable();
-  const arranged = await arrange();
-  calls = 0;
-  await act(arranged);
-  return calls;
-}
+import { callsMadeBy, countCalls } from './calls.ts';
 
 async function expectBalanced(product: string, label: string): Promise<void> {
   expect((await checkLedger(product)).violations, label).toEqual([]);
@@ -62,18 +48,11 @@ async function sweepNow(now: Date): Promise<SweepReport> {
 }
 
 describe('crash after k DynamoDB calls', () => {
+  let stopCounting: () => void;
   beforeAll(() => {
-    dynamo.middlewareStack.add(
-      (next) => async (args) => {
-        calls++;
-        return next(args);
-      },
-      { step: 'initialize', name: 'countCalls' },
-    );
+    stopCounting = countCalls();
   });
-  afterAll(() => {
-    dynamo.middlewareStack.remove('countCalls');
-  });
+  afterAll(() => stopCounting());
   beforeEach(async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(T0);

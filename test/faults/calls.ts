@@ -1,0 +1,95 @@
+// Counting and aiming at individual DynamoDB calls, for the crash-after-k and lost-answer tests.
+
+import { expect, vi } from 'vitest';
+import { dynamo } from '../../shared/db/client.ts';
+import { ALL_FAULTS, type FaultKind, type FaultPlan, setFaultPlan } from '../../shared/db/faults.ts';
+import { clearTable } from '../property/scenario.ts';
+import { T0 } from '../support/fixtures.ts';
+import type { Answer } from '../support/lambda.ts';
+
+let calls = 0;
+
+/** Counts every command sent on the shared client (SDK retries not included) until the returned function removes it. */
+export function countCalls(): () => void {
+  dynamo.middlewareStack.add(
+    (next) => async (args) => {
+      calls++;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countCalls' },
+  );
+  return () => {
+    dynamo.middlewareStack.remove('countCalls');
+  };
+}
+
+/** DynamoDB calls `act` makes on a fault-free run from an empty table after `arrange`: the points worth aiming at. */
+export async function callsMadeBy<T>(
+  arrange: () => Promise<T>,
+  act: (arranged: T) => Promise<unknown>,
+): Promise<number> {
+  await clearTable();
+  const arranged = await arrange();
+  calls = 0;
+  await act(arranged);
+  return calls;
+}
+
+/**
+ * A plan that faults exactly the given attempts (1-based, counting every attempt, SDK retries included) and lets all
+ * others through. The injector draws once per attempt and, for a faulted one, once more to pick the kind.
+ */
+export function faultAttempts(faults: Record<number, FaultKind>): FaultPlan {
+  let attempt = 0;
+  let kindDraw: number | undefined;
+  return {
+    rate: 0.5,
+    kinds: ALL_FAULTS,
+    random: () => {
+      if (kindDraw !== undefined) {
+        const draw = kindDraw;
+        kindDraw = undefined;
+        return draw;
+      }
+      attempt++;
+      const kind = faults[attempt];
+      if (kind === undefined) return 0.999;
+      kindDraw = (ALL_FAULTS.indexOf(kind) + 0.5) / ALL_FAULTS.length;
+      return 0;
+    },
+  };
+}
+
+/** The answer of attempt k is lost; in the second variant the SDK's two retries of it are throttled as well. */
+export const VARIANTS = {
+  'answer lost': (k: number) => faultAttempts({ [k]: 'timeout_after' }),
+  'answer lost, SDK retries throttled': (k: number) =>
+    faultAttempts({ [k]: 'timeout_after', [k + 1]: 'throttle', [k + 2]: 'throttle' }),
+};
+
+/** The answer is one of `allowed`, or 503 with Retry-After (the caller cannot know whether it worked). */
+export function expectDefinite(answer: Answer, allowed: string[], label: string): void {
+  const seen = answer.body.error ? `${answer.status} ${answer.body.error.code}` : String(answer.status);
+  expect([...allowed, '503 SERVICE_UNAVAILABLE'], `${label}: ${JSON.stringify(answer)}`).toContain(seen);
+  if (answer.status === 503) expect(answer.headers['Retry-After'], label).toBeDefined();
+}
+
+/** Runs `act` once per (call, variant) from a fresh table and clock; `check` asserts on the answer and the recovery. */
+export async function forEveryLostAnswer<T>(
+  arrange: () => Promise<T>,
+  act: (arranged: T) => Promise<Answer>,
+  check: (arranged: T, answer: Answer, label: string) => Promise<void>,
+): Promise<void> {
+  const n = await callsMadeBy(arrange, act);
+  expect(n).toBeGreaterThan(0);
+  for (let k = 1; k <= n; k++) {
+    for (const [variant, plan] of Object.entries(VARIANTS)) {
+      await clearTable();
+      vi.setSystemTime(T0);
+      const arranged = await arrange();
+      setFaultPlan(plan(k));
+      const answer = await act(arranged).finally(() => setFaultPlan(undefined));
+      await check(arranged, answer, `call ${k} of ${n}, ${variant}`);
+    }
+  }
+}

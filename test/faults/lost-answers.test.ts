@@ -1,0 +1,203 @@
+// A DynamoDB write that lands but whose answer is lost (timeout), at every call of every operation: answers stay true.
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { handler as createHoldHandler } from '../../functions/create-hold.ts';
+import { handler as createOrderHandler } from '../../functions/create-order.ts';
+import { handler as sweepHandler } from '../../functions/expire-holds.ts';
+import { handler as webhookHandler } from '../../functions/payment-webhook.ts';
+import { handler as putProductHandler } from '../../functions/put-product.ts';
+import { setFaultPlan } from '../../shared/db/faults.ts';
+import { createHold } from '../../shared/domain/holds.ts';
+import { checkLedger } from '../../shared/domain/ledger.ts';
+import { createOrder } from '../../shared/domain/orders.ts';
+import { getProduct } from '../../shared/domain/products.ts';
+import { getOrderSlot } from '../../shared/domain/records.ts';
+import type { SweepReport } from '../../shared/domain/sweeper.ts';
+import { readWorld } from '../property/scenario.ts';
+import { at, productWithStock, T0 } from '../support/fixtures.ts';
+import { invoke, lambdaContext } from '../support/lambda.ts';
+import { countCalls, expectDefinite, forEveryLostAnswer } from './calls.ts';
+
+async function expectBalanced(product: string, label: string): Promise<void> {
+  expect((await checkLedger(product)).violations, label).toEqual([]);
+}
+
+async function sweepNow(now: Date): Promise<SweepReport> {
+  vi.setSystemTime(now);
+  return (await sweepHandler({}, lambdaContext('expire-holds'))) as SweepReport;
+}
+
+describe('a lost DynamoDB answer at any call', () => {
+  let stopCounting: () => void;
+  beforeAll(() => {
+    stopCounting = countCalls();
+  });
+  afterAll(() => stopCounting());
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+  });
+  afterEach(() => {
+    setFaultPlan(undefined);
+    vi.useRealTimers();
+  });
+
+  it('a hold with Idempotency-Key is answered with its hold, in progress or 503, and its retry takes stock once', async () => {
+    const arrange = async () => ({
+      body: { product_id: await productWithStock(4), qty: 2 },
+      headers: { 'idempotency-key': randomUUID() },
+    });
+
+    await forEveryLostAnswer(
+      arrange,
+      (request) => invoke(createHoldHandler, request),
+      async (request, answer, label) => {
+        const product = request.body.product_id;
+        expectDefinite(answer, ['201', '409 REQUEST_IN_PROGRESS'], label);
+        await expectBalanced(product, label);
+        vi.setSystemTime(at(11));
+        const retry = await invoke(createHoldHandler, request);
+        expect(retry.status, label).toBe(201);
+        if (answer.status === 201) expect(retry.body.data?.hold_id, label).toBe(answer.body.data?.hold_id);
+        // Past the first attempt's expiry: whatever it left is released; a hold the retry made fresh is still there.
+        await sweepNow(at(120.5));
+        const active = Object.entries((await readWorld(product)).holds).filter(
+          ([, h]) => h.status === 'active',
+        );
+        const retryIsFresh = String(retry.body.data?.expires_at) > at(120.5).toISOString();
+        expect(
+          active.map(([id]) => id),
+          label,
+        ).toEqual(retryIsFresh ? [retry.body.data?.hold_id] : []);
+        expect((await getProduct(product)).available, label).toBe(retryIsFresh ? 2 : 4);
+      },
+    );
+  });
+
+  it('an order is answered with itself or 503, and its retry returns the one order', async () => {
+    const arrange = async () => {
+      const product = await productWithStock(5);
+      const hold = await createHold(product, 2, T0);
+      return { product, request: { body: { hold_id: hold.hold_id } } };
+    };
+
+    await forEveryLostAnswer(
+      arrange,
+      ({ request }) => invoke(createOrderHandler, request),
+      async ({ product, request }, answer, label) => {
+        expectDefinite(answer, ['200', '201'], label);
+        if (answer.status < 300) expect(answer.body.data?.status, label).toBe('pending');
+        await expectBalanced(product, label);
+        const retry = await invoke(createOrderHandler, request);
+        // After a 503 the order may or may not exist; after a definite answer the retry must find it.
+        expect(answer.status === 503 ? [200, 201] : [200], label).toContain(retry.status);
+        expect(retry.body.data?.status, label).toBe('pending');
+        expect((await getProduct(product)).available, label).toBe(3);
+      },
+    );
+  });
+
+  for (const outcome of ['success', 'failure'] as const) {
+    it(`a ${outcome} webhook is answered with the outcome, in progress or 503, and applies once`, async () => {
+      const arrange = async () => {
+        const product = await productWithStock(10);
+        const hold = await createHold(product, 3, T0);
+        await createOrder(hold.hold_id, T0);
+        const body = { idempotency_key: `evt_${randomUUID()}`, order_id: hold.hold_id, status: outcome };
+        return { product, orderId: hold.hold_id, delivery: { body } };
+      };
+      const finalStatus = outcome === 'success' ? 'paid' : 'cancelled';
+
+      await forEveryLostAnswer(
+        arrange,
+        ({ delivery }) => invoke(webhookHandler, delivery),
+        async ({ product, orderId, delivery }, answer, label) => {
+          expectDefinite(answer, ['200', '409 REQUEST_IN_PROGRESS'], label);
+          if (answer.status === 200) expect(answer.body.data?.order_status, label).toBe(finalStatus);
+          await expectBalanced(product, label);
+          vi.setSystemTime(at(11));
+          const retry = await invoke(webhookHandler, delivery);
+          expect(retry, label).toMatchObject({ status: 200, body: { data: { order_status: finalStatus } } });
+          expect(await getOrderSlot(orderId), label).toMatchObject({ status: finalStatus });
+          expect((await getProduct(product)).available, label).toBe(outcome === 'success' ? 7 : 10);
+        },
+      );
+    });
+  }
+
+  it('a webhook before its order is parked once and applied by the order', async () => {
+    const arrange = async () => {
+      const product = await productWithStock(10);
+      const hold = await createHold(product, 3, T0);
+      const body = { idempotency_key: `evt_${randomUUID()}`, order_id: hold.hold_id, status: 'failure' };
+      return { product, holdId: hold.hold_id, delivery: { body } };
+    };
+
+    await forEveryLostAnswer(
+      arrange,
+      ({ delivery }) => invoke(webhookHandler, delivery),
+      async ({ product, holdId, delivery }, answer, label) => {
+        expectDefinite(answer, ['202', '409 REQUEST_IN_PROGRESS'], label);
+        await expectBalanced(product, label);
+        vi.setSystemTime(at(11));
+        const retry = await invoke(webhookHandler, delivery);
+        const order = await invoke(createOrderHandler, { body: { hold_id: holdId } });
+        expect(retry.status, label).toBe(202);
+        expect(order, label).toMatchObject({ status: 201, body: { data: { status: 'cancelled' } } });
+        expect((await getProduct(product)).available, label).toBe(10);
+      },
+    );
+  });
+
+  it('a restock is answered with the new stock or 503, and moves available by the change exactly once', async () => {
+    const arrange = async () => {
+      const product = await productWithStock(5);
+      await createHold(product, 2, T0);
+      return {
+        product,
+        request: { pathParameters: { id: product }, body: { name: 'Restocked', price: '1.00', stock: 8 } },
+      };
+    };
+
+    await forEveryLostAnswer(
+      arrange,
+      ({ request }) => invoke(putProductHandler, request),
+      async ({ product, request }, answer, label) => {
+        expectDefinite(answer, ['200'], label);
+        if (answer.status === 200) expect(answer.body.data, label).toMatchObject({ stock: 8, available: 6 });
+        await expectBalanced(product, label);
+        const retry = await invoke(putProductHandler, request);
+        expect(retry.body.data, label).toMatchObject({ stock: 8, available: 6 });
+      },
+    );
+  });
+
+  it('a sweep settles what it reports, and the next sweep the rest, each item once', async () => {
+    const arrange = async () => {
+      const product = await productWithStock(10);
+      const expiring = await createHold(product, 1, T0);
+      const unpaid = await createHold(product, 4, T0);
+      await createOrder(unpaid.hold_id, at(1));
+      return { product, ids: [expiring.hold_id, unpaid.hold_id] };
+    };
+
+    await forEveryLostAnswer(
+      arrange,
+      async () => {
+        vi.setSystemTime(at(1000));
+        const report = await sweepHandler({}, lambdaContext('expire-holds')).catch((error: unknown) => error);
+        return {
+          status: report instanceof Error ? 503 : 200,
+          body: { success: true },
+          headers: { 'Retry-After': '1' },
+        };
+      },
+      async ({ product, ids }, _answer, label) => {
+        await expectBalanced(product, label);
+        const next = await sweepNow(at(1001));
+        expect(next.failures, label).toBe(0);
+        expect(await getOrderSlot(ids[1] as string), label).toMatchObject({ status: 'expired' });
+        expect((await getProduct(product)).available, label).toBe(10);
+      },
+    );
+  });
+});
