@@ -36,22 +36,12 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { table as tableDefinition } from '../shared/db/table.ts';
-import { type Access, routes, sweeper } from './routes.ts';
+import { type Access, type IndexName, routes, sweeper } from './routes.ts';
 import { SERVICE_NAME, type StageSettings } from './stage.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 export type FunctionId = (typeof routes)[number]['id'] | typeof sweeper.id;
-type IndexName = keyof typeof tableDefinition.indexes;
-
-/**
- * The indexes each function queries (read from shared/domain: createHold's reclaimExpiredHolds, sweep).
- * Every other function reads the base table only, so it gets no index ARN at all.
- */
-const queriedIndexes: Partial<Record<FunctionId, readonly IndexName[]>> = {
-  'create-hold': ['holdsOfProduct'],
-  'expire-holds': ['byDeadline'],
-};
 
 // TransactWriteItems has no IAM action of its own: it is authorised per contained Put/Update/ConditionCheck.
 const TABLE_ACTIONS: Record<Access, readonly string[]> = {
@@ -105,6 +95,8 @@ interface FunctionSpec {
   readonly timeout: Duration;
   readonly idempotent?: boolean;
   readonly usesWebhookSecret?: boolean;
+  /** From the route table; a function without it reads the base table only and gets no index ARN at all. */
+  readonly queries?: readonly IndexName[];
 }
 
 export interface ApiStackProps extends StackProps {
@@ -233,7 +225,7 @@ export class ApiStack extends Stack {
         resources: [logGroup.logGroupArn],
       }),
     ];
-    const indexes = queriedIndexes[spec.id] ?? [];
+    const indexes = spec.queries ?? [];
     if (indexes.length > 0) {
       statements.push(
         new PolicyStatement({

@@ -1,4 +1,7 @@
 // THE route table: every HTTP route once. The CDK API stack and the local HTTP gateway both read it.
+import type { table } from '../shared/db/table.ts';
+
+export type IndexName = keyof typeof table.indexes;
 export type Access = 'read' | 'write';
 
 export interface RouteDefinition {
@@ -17,6 +20,8 @@ export interface RouteDefinition {
   readonly usesWebhookSecret?: boolean;
   /** The function keeps Powertools idempotency records (needs write access even on its own records). */
   readonly idempotent?: boolean;
+  /** GSIs the function queries (it gets Query on exactly these index ARNs, nothing else). */
+  readonly queries?: readonly IndexName[];
 }
 
 export const routes = [
@@ -52,6 +57,8 @@ export const routes = [
     access: 'write',
     auth: 'none',
     idempotent: true,
+    // Reclaims the product's expired-but-unswept holds when stock is short.
+    queries: ['holdsOfProduct'],
   },
   {
     id: 'create-order',
@@ -86,6 +93,7 @@ export const sweeper = {
   id: 'expire-holds',
   entry: 'functions/expire-holds.ts',
   access: 'write',
+  queries: ['byDeadline'],
   /** EventBridge schedule in the cloud; the local runtime uses EXPIRY_SWEEP_SECONDS. */
   schedule: 'rate(1 minute)',
 } as const;
