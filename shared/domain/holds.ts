@@ -111,6 +111,9 @@ export async function createHold(productId: string, qty: number, now: Date): Pro
       if (conditionFailedAt(error, 1)) break;
       const soldOut = error instanceof SoldOutWhileRetrying;
       if (!soldOut && !conditionFailedAt(error, 0)) throw error;
+      // We only stop retrying after an attempt whose outcome we never learned; it may have been our own hold
+      // that took the last units. Look before refusing.
+      if (soldOut && (await getHold(holdId))) break;
       const available = soldOut ? error.available : Number(failedItemAt(error, 0)?.available ?? 0);
       if (!reclaimed && (await reclaimExpiredHolds(productId, now)) > 0) {
         reclaimed = true;
