@@ -31,7 +31,8 @@ describe('checkout against an in-memory model', () => {
 
       await fc.assert(
         fc.asyncProperty(scenarioArbitrary(30), (scenario) => runScenario(scenario)),
-        { numRuns: runs, seed, path: process.env.PROPERTY_PATH },
+        // A run that stalls fails with its counterexample instead of hanging the file.
+        { numRuns: runs, seed, path: process.env.PROPERTY_PATH, timeout: 60_000 },
       );
     },
     60_000 + runs * 15_000,

@@ -573,6 +573,9 @@ class Run {
   }
 
   async step(command: Command, index: number): Promise<void> {
+    // SCENARIO_TRACE=1 prints each command before it runs, to find where a run stalls.
+    if (process.env.SCENARIO_TRACE)
+      console.error(`${this.productId} step ${index} ${JSON.stringify(command)}`);
     if (command.kind === 'advance') {
       this.model.advance(command.seconds);
       vi.setSystemTime(this.model.now);
