@@ -60,11 +60,14 @@ export function faultAttempts(faults: Record<number, FaultKind>): FaultPlan {
   };
 }
 
-/** The answer of attempt k is lost; in the second variant the SDK's two retries of it are throttled as well. */
+/**
+ * The answer of attempt k is lost; in the second variant the SDK's two retries of it fail too (500s: the SDK backs
+ * off 100 ms for those, 500 ms for throttling), so the domain's own retry has to find out what happened.
+ */
 export const VARIANTS = {
   'answer lost': (k: number) => faultAttempts({ [k]: 'timeout_after' }),
-  'answer lost, SDK retries throttled': (k: number) =>
-    faultAttempts({ [k]: 'timeout_after', [k + 1]: 'throttle', [k + 2]: 'throttle' }),
+  'answer lost, SDK retries fail': (k: number) =>
+    faultAttempts({ [k]: 'timeout_after', [k + 1]: 'server_error', [k + 2]: 'server_error' }),
 };
 
 /** The answer is one of `allowed`, or 503 with Retry-After (the caller cannot know whether it worked). */
