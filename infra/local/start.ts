@@ -84,6 +84,9 @@ async function main(): Promise<void> {
   // Set before any handler or domain module is imported: shared/config.ts reads the environment once, at import.
   process.env.DYNAMODB_ENDPOINT = dynamo.endpoint;
   process.env.TABLE_NAME = settings.TABLE_NAME;
+  // Every "Lambda" shares one process and 50 sockets here, and waiting for a socket counts against the connect
+  // timeout: give a local burst room instead of answering 503 (a real Lambda keeps the 2 s default).
+  process.env.DYNAMODB_CONNECT_TIMEOUT_MS ??= '15000';
   await ensureTable(dynamo.endpoint, settings.TABLE_NAME);
 
   const { config } = await import('#shared/config.ts');

@@ -8,8 +8,9 @@ export const dynamo = new DynamoDBClient({
   // Standard mode retries throttling and 5xx with jittered backoff; transaction conflicts are retried by the domain.
   maxAttempts: 3,
   retryMode: 'standard',
-  // Fail a stuck call fast enough to be retried within the Lambda timeout (10 s; see config). Sockets stay at the SDK's 50:
-  // a Lambda uses one at a time, and in the local runtime more only queue inside DynamoDB Local instead.
+  // Fail a stuck call fast enough to be retried within the Lambda timeout (10 s; see config). Sockets stay at the
+  // SDK's 50: a Lambda uses one at a time. In the one-process local runtime requests queue for them, and that wait
+  // counts against connectionTimeout, so `npm start` and the tests raise it.
   requestHandler: {
     connectionTimeout: config.DYNAMODB_CONNECT_TIMEOUT_MS,
     requestTimeout: config.DYNAMODB_REQUEST_TIMEOUT_MS,
