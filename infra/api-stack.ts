@@ -45,6 +45,7 @@ export type FunctionId = (typeof routes)[number]['id'] | typeof sweeper.id;
 
 // TransactWriteItems has no IAM action of its own: it is authorised per contained Put/Update/ConditionCheck.
 const TABLE_ACTIONS: Record<Access, readonly string[]> = {
+  none: [],
   read: ['dynamodb:GetItem', 'dynamodb:Query'],
   // No DeleteItem: the domain never deletes (settled items carry the TTL attribute and DynamoDB removes them).
   write: [
@@ -214,11 +215,15 @@ export class ApiStack extends Stack {
       ...(spec.idempotent ? IDEMPOTENCY_ACTIONS : []),
     ]);
     const statements = [
-      new PolicyStatement({
-        sid: 'Table',
-        actions: [...tableActions].sort(),
-        resources: [this.table.tableArn],
-      }),
+      ...(tableActions.size > 0
+        ? [
+            new PolicyStatement({
+              sid: 'Table',
+              actions: [...tableActions].sort(),
+              resources: [this.table.tableArn],
+            }),
+          ]
+        : []),
       new PolicyStatement({
         sid: 'Logs',
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],

@@ -2,7 +2,7 @@
 import type { table } from '../shared/db/table.ts';
 
 export type IndexName = keyof typeof table.indexes;
-export type Access = 'read' | 'write';
+export type Access = 'none' | 'read' | 'write';
 
 export interface RouteDefinition {
   /** Stable id, used for construct ids and function names. */
@@ -12,7 +12,7 @@ export interface RouteDefinition {
   readonly path: string;
   /** Handler entry file, relative to the repository root; it exports `handler`. */
   readonly entry: string;
-  /** What the function may do to the table: `read` gets read-only grants. */
+  /** What the function may do to the table: `none` gets no grant, `read` read-only grants. */
   readonly access: Access;
   /** `iam`: the route needs SigV4-signed calls (API Gateway IAM authorization). */
   readonly auth: 'none' | 'iam';
@@ -30,7 +30,7 @@ export const routes = [
     method: 'GET',
     path: '/api/health',
     entry: 'functions/health.ts',
-    access: 'read',
+    access: 'none',
     auth: 'none',
   },
   {
