@@ -18,13 +18,13 @@ const schema = z.object({
     .int()
     .min(256)
     .default(16 * 1024),
-  /** Attempts for a transaction that keeps meeting TransactionConflict or throttling before answering 503. */
   /** Tests and soak runs only: `0.2` or `0.2:conflict,throttle`. Refused inside a Lambda. */
   FAULT_INJECTION: z.string().optional(),
   FAULT_SEED: z.coerce.number().int().optional(),
   /** Per-call DynamoDB timeouts: fail fast enough to retry inside a 10 s Lambda; tests on a loaded machine raise them. */
   DYNAMODB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(2_000),
   DYNAMODB_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
+  /** Attempts for a transaction that keeps meeting TransactionConflict or throttling before answering 503. */
   TRANSACTION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
 });
 
