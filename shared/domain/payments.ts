@@ -12,6 +12,7 @@ import {
   gcAfter,
   getHold,
   getOrderSlot,
+  type HoldItem,
   type OrderItem,
   type OrderStatus,
   orderFromHold,
@@ -49,7 +50,7 @@ export async function applyPayment(input: PaymentInput, now: Date): Promise<Paym
       if (slot?.entity === 'order') return await applyToOrder(slot, input, now);
       if (slot?.entity === 'parked_payment') return answerParked(slot, input);
       const hold = await getHold(orderId);
-      if (hold?.status === 'released') return await recordAfterExpiry(input, now);
+      if (hold?.status === 'released') return await recordAfterExpiry(hold, input, now);
       return await park(input, now);
     } catch (error) {
       // The order, hold or parked payment moved between our read and our write: read again and decide afresh.
@@ -216,9 +217,7 @@ async function park(input: PaymentInput, now: Date): Promise<PaymentResult> {
 }
 
 /** The hold expired before any order: keep the record (a success means the buyer is owed a refund). */
-async function recordAfterExpiry(input: PaymentInput, now: Date): Promise<PaymentResult> {
-  const hold = await getHold(input.order_id);
-  if (!hold) throw new ServiceBusy();
+async function recordAfterExpiry(hold: HoldItem, input: PaymentInput, now: Date): Promise<PaymentResult> {
   const status: OrderStatus = input.status === 'success' ? 'refund_required' : 'cancelled';
   const order = orderFromHold(hold, status, now, config.PAYMENT_WINDOW_SECONDS, input.idempotency_key);
   await db.send(
