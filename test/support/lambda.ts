@@ -1,6 +1,7 @@
 // Invokes a Lambda handler directly with an API Gateway HTTP API (payload 2.0) event, for handler-level tests.
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { lambdaContext as gatewayContext } from '../../infra/local/gateway.ts';
 
 type Handler = (
   event: APIGatewayProxyEventV2,
@@ -14,23 +15,8 @@ export interface Invocation {
   pathParameters?: Record<string, string>;
 }
 
-export function lambdaContext(functionName = 'test', timeoutMs = 10_000): Context {
-  const started = Date.now();
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'test',
-    getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (Date.now() - started)),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
+/** The local gateway's Lambda context (monotonic remaining-time clock, so faking `Date` cannot run it out). */
+export const lambdaContext = (functionName = 'test'): Context => gatewayContext(functionName);
 
 export interface Answer {
   status: number;
