@@ -1,13 +1,43 @@
 // Counting and aiming at individual DynamoDB calls, for the crash-after-k and lost-answer tests.
 
-import { expect, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, vi } from 'vitest';
+import { handler as sweepHandler } from '../../functions/expire-holds.ts';
 import { dynamo } from '../../shared/db/client.ts';
 import { ALL_FAULTS, type FaultKind, type FaultPlan, setFaultPlan } from '../../shared/db/faults.ts';
+import { checkLedger } from '../../shared/domain/ledger.ts';
+import type { SweepReport } from '../../shared/domain/sweeper.ts';
 import { clearTable } from '../property/scenario.ts';
 import { T0 } from '../support/fixtures.ts';
-import type { Answer } from '../support/lambda.ts';
+import { type Answer, lambdaContext } from '../support/lambda.ts';
+
+/** The product's ledger balances (`label` names the operation and crash point in a failure). */
+export async function expectBalanced(product: string, label: string): Promise<void> {
+  expect((await checkLedger(product)).violations, label).toEqual([]);
+}
+
+/** Runs the sweeper Lambda with the clock at `now`. */
+export async function sweepNow(now: Date): Promise<SweepReport> {
+  vi.setSystemTime(now);
+  return (await sweepHandler({}, lambdaContext('expire-holds'))) as SweepReport;
+}
 
 let calls = 0;
+
+/** The hooks of a lost-answer suite: count calls for the whole file, fake only `Date`, faults off after each test. */
+export function lostAnswerHooks(): void {
+  let stopCounting: () => void;
+  beforeAll(() => {
+    stopCounting = countCalls();
+  });
+  afterAll(() => stopCounting());
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+  });
+  afterEach(() => {
+    setFaultPlan(undefined);
+    vi.useRealTimers();
+  });
+}
 
 /** Counts every command sent on the shared client (SDK retries not included) until the returned function removes it. */
 export function countCalls(): () => void {

@@ -3,24 +3,17 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as createHoldHandler } from '../../functions/create-hold.ts';
 import { handler as createOrderHandler } from '../../functions/create-order.ts';
-import { handler as sweepHandler } from '../../functions/expire-holds.ts';
 import { handler as webhookHandler } from '../../functions/payment-webhook.ts';
 import { crashAfterCalls } from '../../shared/db/faults.ts';
 import { createHold } from '../../shared/domain/holds.ts';
-import { checkLedger } from '../../shared/domain/ledger.ts';
 import { createOrder } from '../../shared/domain/orders.ts';
 import { applyPayment } from '../../shared/domain/payments.ts';
 import { getProduct } from '../../shared/domain/products.ts';
 import { getHold, getOrderSlot } from '../../shared/domain/records.ts';
-import type { SweepReport } from '../../shared/domain/sweeper.ts';
 import { clearTable, readWorld } from '../property/scenario.ts';
 import { at, productWithStock, T0 } from '../support/fixtures.ts';
-import { type Answer, invoke, lambdaContext } from '../support/lambda.ts';
-import { callsMadeBy, countCalls } from './calls.ts';
-
-async function expectBalanced(product: string, label: string): Promise<void> {
-  expect((await checkLedger(product)).violations, label).toEqual([]);
-}
+import { type Answer, invoke } from '../support/lambda.ts';
+import { callsMadeBy, countCalls, expectBalanced, sweepNow } from './calls.ts';
 
 const activeHolds = async (product: string) =>
   Object.entries((await readWorld(product)).holds).filter(([, hold]) => hold.status === 'active');
@@ -40,11 +33,6 @@ async function retryPastInProgress(
   expect(first.headers['Retry-After']).toBe('1');
   vi.setSystemTime(new Date(now.getTime() + 11_000));
   return { first, final: await send() };
-}
-
-async function sweepNow(now: Date): Promise<SweepReport> {
-  vi.setSystemTime(now);
-  return (await sweepHandler({}, lambdaContext('expire-holds'))) as SweepReport;
 }
 
 describe('crash after k DynamoDB calls', () => {

@@ -1,45 +1,22 @@
 // A DynamoDB write that lands but whose answer is lost (timeout), at every call of every operation: answers stay true.
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { handler as createHoldHandler } from '../../functions/create-hold.ts';
 import { handler as createOrderHandler } from '../../functions/create-order.ts';
 import { handler as sweepHandler } from '../../functions/expire-holds.ts';
 import { handler as webhookHandler } from '../../functions/payment-webhook.ts';
 import { handler as putProductHandler } from '../../functions/put-product.ts';
-import { setFaultPlan } from '../../shared/db/faults.ts';
 import { createHold } from '../../shared/domain/holds.ts';
-import { checkLedger } from '../../shared/domain/ledger.ts';
 import { createOrder } from '../../shared/domain/orders.ts';
 import { getProduct } from '../../shared/domain/products.ts';
 import { getOrderSlot } from '../../shared/domain/records.ts';
-import type { SweepReport } from '../../shared/domain/sweeper.ts';
 import { readWorld } from '../property/scenario.ts';
 import { at, productWithStock, T0 } from '../support/fixtures.ts';
 import { invoke, lambdaContext } from '../support/lambda.ts';
-import { countCalls, expectDefinite, forEveryLostAnswer } from './calls.ts';
-
-async function expectBalanced(product: string, label: string): Promise<void> {
-  expect((await checkLedger(product)).violations, label).toEqual([]);
-}
-
-async function sweepNow(now: Date): Promise<SweepReport> {
-  vi.setSystemTime(now);
-  return (await sweepHandler({}, lambdaContext('expire-holds'))) as SweepReport;
-}
+import { expectBalanced, expectDefinite, forEveryLostAnswer, lostAnswerHooks, sweepNow } from './calls.ts';
 
 describe('a lost DynamoDB answer at any call', () => {
-  let stopCounting: () => void;
-  beforeAll(() => {
-    stopCounting = countCalls();
-  });
-  afterAll(() => stopCounting());
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-  });
-  afterEach(() => {
-    setFaultPlan(undefined);
-    vi.useRealTimers();
-  });
+  lostAnswerHooks();
 
   it('a hold with Idempotency-Key is answered with its hold, in progress or 503, and its retry takes stock once', async () => {
     const arrange = async () => ({

@@ -1,5 +1,5 @@
 // A hold whose reserving write landed but whose answer was lost still counts as created, even if it took the last unit.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { handler as createHoldHandler } from '../../functions/create-hold.ts';
 import { setFaultPlan } from '../../shared/db/faults.ts';
 import { checkLedger } from '../../shared/domain/ledger.ts';
@@ -7,21 +7,10 @@ import { getProduct } from '../../shared/domain/products.ts';
 import { readWorld } from '../property/scenario.ts';
 import { productWithStock } from '../support/fixtures.ts';
 import { invoke } from '../support/lambda.ts';
-import { countCalls, expectDefinite, faultAttempts, forEveryLostAnswer } from './calls.ts';
+import { expectDefinite, faultAttempts, forEveryLostAnswer, lostAnswerHooks } from './calls.ts';
 
 describe('a lost answer to a hold without Idempotency-Key', () => {
-  let stopCounting: () => void;
-  beforeAll(() => {
-    stopCounting = countCalls();
-  });
-  afterAll(() => stopCounting());
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-  });
-  afterEach(() => {
-    setFaultPlan(undefined);
-    vi.useRealTimers();
-  });
+  lostAnswerHooks();
 
   it('is answered 201 with the hold the lost write made, not 409, when that write took the last unit', async () => {
     const product = await productWithStock(1);
