@@ -1,16 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Gateway, startGateway } from '../../infra/local/gateway.ts';
+import { describe, expect, it } from 'vitest';
 import { seed } from '../../infra/local/seed.ts';
-import { type ApiClient, apiClient, dataOf } from '../support/http.ts';
+import { apiForThisFile, dataOf } from '../support/http.ts';
 
-let gateway: Gateway;
-let api: ApiClient;
-
-beforeAll(async () => {
-  gateway = await startGateway({ port: 0 });
-  api = apiClient(gateway.url);
-});
-afterAll(() => gateway.close());
+const api = apiForThisFile();
 
 describe('the README curl flow over HTTP', () => {
   it('takes the seeded product from hold to order to a paid order', async () => {

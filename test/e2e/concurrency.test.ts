@@ -1,15 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Gateway, startGateway } from '../../infra/local/gateway.ts';
-import { type ApiClient, apiClient, dataOf, errorOf } from '../support/http.ts';
+import { describe, expect, it } from 'vitest';
+import { apiForThisFile, dataOf, errorOf } from '../support/http.ts';
 
-let gateway: Gateway;
-let api: ApiClient;
-
-beforeAll(async () => {
-  gateway = await startGateway({ port: 0 });
-  api = apiClient(gateway.url);
-});
-afterAll(() => gateway.close());
+const api = apiForThisFile();
 
 const countBy = <T>(items: T[], key: (item: T) => string | number) =>
   items.reduce<Record<string, number>>((counts, item) => {

@@ -1,20 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Gateway, startGateway } from '../../infra/local/gateway.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runSweepOnce } from '../../infra/local/sweeper.ts';
-import { type ApiClient, apiClient, dataOf, errorOf } from '../support/http.ts';
+import { apiForThisFile, dataOf, errorOf } from '../support/http.ts';
 
 // The defaults of shared/config.ts; this file leaves HOLD_TTL_SECONDS and PAYMENT_WINDOW_SECONDS unset.
 const HOLD_TTL_MS = 120_000;
 const PAYMENT_WINDOW_MS = 900_000;
 
-let gateway: Gateway;
-let api: ApiClient;
-
-beforeAll(async () => {
-  gateway = await startGateway({ port: 0 });
-  api = apiClient(gateway.url);
-});
-afterAll(() => gateway.close());
+const api = apiForThisFile();
 // Only Date is faked: the gateway, fetch and the SDK keep their real timers, in this same process.
 afterEach(() => vi.useRealTimers());
 

@@ -1,22 +1,13 @@
 // A 2,000-buyer flash sale over real HTTP through the local gateway, then orders and triple-delivered webhooks.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../infra/local/dynamodb.ts';
-import { type Gateway, startGateway } from '../../infra/local/gateway.ts';
+import { describe, expect, it } from 'vitest';
 import { checkLedger } from '../../shared/domain/ledger.ts';
-import { type ApiClient, type ApiResponse, apiClient, dataOf, errorOf } from '../support/http.ts';
+import { type ApiResponse, apiForThisFile, dataOf, errorOf } from '../support/http.ts';
 
 const BUYERS = 2000;
 const STOCK = 100;
 
-let gateway: Gateway;
-let api: ApiClient;
-
-beforeAll(async () => {
-  gateway = await startGateway({ port: await freePort() });
-  api = apiClient(gateway.url);
-});
-afterAll(() => gateway.close());
+const api = apiForThisFile();
 
 const tally = (answers: ApiResponse[]) =>
   answers.reduce<Record<string, number>>((counts, answer) => {

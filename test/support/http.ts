@@ -1,6 +1,8 @@
 // HTTP helpers for e2e tests: a fetch client that checks every answer against the envelope, and a raw node:http call.
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { afterAll, beforeAll } from 'vitest';
 import { z } from 'zod';
+import { type Gateway, startGateway } from '../../infra/local/gateway.ts';
 
 /** The contract every route answers with: exactly these keys, error codes in UPPER_SNAKE. */
 export const envelope = z.union([
@@ -53,7 +55,7 @@ export async function readEnvelope(response: Response, what: string): Promise<En
   return parsed.data;
 }
 
-export function apiClient(baseUrl: string) {
+export function apiClient(baseUrl: string | (() => string)) {
   async function request(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse> {
     const headers: Record<string, string> = { ...options.headers };
     let body: string | undefined = options.raw;
@@ -61,7 +63,8 @@ export function apiClient(baseUrl: string) {
       body = JSON.stringify(options.json);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(new URL(path, baseUrl), { method, headers, body });
+    const base = typeof baseUrl === 'string' ? baseUrl : baseUrl();
+    const response = await fetch(new URL(path, base), { method, headers, body });
     return {
       status: response.status,
       headers: response.headers,
@@ -78,6 +81,19 @@ export function apiClient(baseUrl: string) {
   };
 }
 export type ApiClient = ReturnType<typeof apiClient>;
+
+/** Starts the local gateway around the calling test file; the client reaches it once `beforeAll` has run. */
+export function apiForThisFile(): ApiClient {
+  let gateway: Gateway | undefined;
+  beforeAll(async () => {
+    gateway = await startGateway({ port: 0 });
+  });
+  afterAll(() => gateway?.close());
+  return apiClient(() => {
+    if (!gateway) throw new Error('The gateway starts in beforeAll; call the API from inside a test');
+    return gateway.url;
+  });
+}
 
 /** The `data` of a success envelope; fails loudly with the whole answer otherwise. */
 export function dataOf(response: ApiResponse): Record<string, unknown> {
