@@ -59,18 +59,17 @@ export function isRetryableDynamoError(error: unknown): boolean {
 
 /**
  * Runs `operation`, retrying contention with full-jitter exponential backoff (25 ms base, 1 s cap).
- * After `attempts` tries the caller gets ServiceBusy (503 + Retry-After), never a raw 500.
+ * After TRANSACTION_MAX_ATTEMPTS tries the caller gets ServiceBusy (503 + Retry-After), never a raw 500.
  */
 export async function withContentionRetry<T>(
   name: string,
   operation: () => Promise<T>,
   options: {
-    attempts?: number;
     /** Runs after each backoff, before the next attempt; throw to stop retrying (e.g. the stock is gone anyway). */
     beforeRetry?: () => Promise<void>;
   } = {},
 ): Promise<T> {
-  const attempts = options.attempts ?? config.TRANSACTION_MAX_ATTEMPTS;
+  const attempts = config.TRANSACTION_MAX_ATTEMPTS;
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation();
