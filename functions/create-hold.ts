@@ -1,6 +1,6 @@
 // POST /api/holds, with an optional Idempotency-Key header (a retry returns the original hold).
 import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { createHold } from '#shared/domain/holds.ts';
+import { createHold } from '#shared/holds/service.ts';
 import { httpHandler, validate } from '#shared/http/handler.ts';
 import { created } from '#shared/http/responses.ts';
 import { idempotencyConfig, idempotencyStore } from '#shared/idempotency.ts';

@@ -1,7 +1,8 @@
 // POST /api/orders: 201 for a new order, 200 with the same order when the hold was already ordered.
-import { createOrder } from '#shared/domain/orders.ts';
+
 import { httpHandler } from '#shared/http/handler.ts';
 import { created, ok } from '#shared/http/responses.ts';
+import { createOrder } from '#shared/orders/service.ts';
 import { createOrderBody } from '#shared/schemas.ts';
 
 export const handler = httpHandler({ body: createOrderBody }, async ({ body }) => {

@@ -23,7 +23,7 @@ if (values.endpoint) process.env.DYNAMODB_ENDPOINT = values.endpoint;
 process.env.TABLE_NAME ??= 'flash-sale-local';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 
-const { checkLedger, repairDrift } = await import('../shared/domain/ledger.ts');
+const { checkLedger, repairDrift } = await import('../shared/audit/ledger.ts');
 const report = await checkLedger(values.all ? undefined : values.product);
 
 console.table(report.buckets);

@@ -18,9 +18,11 @@ const schema = z.object({
     .int()
     .min(256)
     .default(16 * 1024),
-  /** Tests and soak runs only: `0.2` or `0.2:conflict,throttle`. Refused inside a Lambda. */
-  FAULT_INJECTION: z.string().optional(),
-  FAULT_SEED: z.coerce.number().int().optional(),
+  /**
+   * How old this process's view of a product (catalogue and bucket levels) may get before it is read again. It
+   * steers holds (which bucket, whether sold out) and answers GET product; conditions still decide every grant.
+   */
+  STOCK_VIEW_MAX_AGE_MS: z.coerce.number().int().min(0).max(1_000).default(1_000),
   /** Per-call DynamoDB timeouts: fail fast enough to retry inside a 10 s Lambda; tests on a loaded machine raise them. */
   DYNAMODB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(2_000),
   DYNAMODB_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),

@@ -3,8 +3,7 @@ import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { dynamo, tableName } from './db/client.ts';
 import { idempotencyPartition } from './db/keys.ts';
-import { table } from './db/table.ts';
-import { DAY_SECONDS } from './domain/records.ts';
+import { DAY_SECONDS, table } from './db/table.ts';
 
 /** Record store for one scope (`create-hold`, `payment-webhook`); records expire (and TTL collects them) after 24 h. */
 export function idempotencyStore(scope: string): DynamoDBPersistenceLayer {

@@ -2,6 +2,7 @@
 // Objects strip unknown fields (old clients send extras), so nothing unlisted can reach storage.
 import { z } from 'zod';
 import { config } from './config.ts';
+import { MAX_STOCK_BUCKETS } from './stock/rules.ts';
 
 /** Ids: old clients send `1`, new ones `"1"`; both become the string "1". */
 export const id = z
@@ -25,6 +26,8 @@ export const putProductBody = z.object({
     .regex(/^[A-Z]{3}$/, 'must be an ISO-4217 code like "USD"')
     .default('USD'),
   stock: z.number().int().min(0).max(1_000_000),
+  /** Partitions the stock is split over; omitted keeps the current count (a new product gets the default). */
+  stock_buckets: z.number().int().min(1).max(MAX_STOCK_BUCKETS).optional(),
 });
 export type PutProductBody = z.infer<typeof putProductBody>;
 

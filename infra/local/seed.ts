@@ -7,8 +7,9 @@ export const DEMO_PRODUCT = {
 
 /** Returns true if the product was created. Imports the domain lazily: config must be in the environment first. */
 export async function seed(): Promise<boolean> {
-  const { loadProduct, putProduct } = await import('#shared/domain/products.ts');
-  if (await loadProduct(DEMO_PRODUCT.id)) return false;
+  const { putProduct } = await import('#shared/stock/service.ts');
+  const { readProduct } = await import('#shared/stock/view.ts');
+  if (await readProduct(DEMO_PRODUCT.id)) return false;
   await putProduct(DEMO_PRODUCT.id, { ...DEMO_PRODUCT.body }, new Date());
   return true;
 }

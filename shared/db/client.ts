@@ -1,8 +1,8 @@
 // The process's one DynamoDB client (plus its document wrapper); every module uses these.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
-import { installFaultInjection, parseFaultSpec, setFaultPlan } from './faults.ts';
+import type { Key } from './keys.ts';
 
 export const dynamo = new DynamoDBClient({
   // Standard mode retries throttling and 5xx with jittered backoff; transaction conflicts are retried by the domain.
@@ -25,17 +25,14 @@ export const dynamo = new DynamoDBClient({
     : {}),
 });
 
-// Fault injection exists only off-Lambda (tests, local runtime), inert until a test or FAULT_INJECTION arms it.
-const inLambda = process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined;
-if (config.FAULT_INJECTION && inLambda)
-  throw new Error('FAULT_INJECTION must never be set in a deployed Lambda');
-if (!inLambda) {
-  installFaultInjection(dynamo);
-  if (config.FAULT_INJECTION) setFaultPlan(parseFaultSpec(config.FAULT_INJECTION, config.FAULT_SEED));
-}
-
 export const db = DynamoDBDocumentClient.from(dynamo, {
   marshallOptions: { removeUndefinedValues: true },
 });
 
 export const tableName = config.TABLE_NAME;
+
+/** A strongly consistent read of one item by key. */
+export async function getItem<T>(key: Key): Promise<T | undefined> {
+  const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }));
+  return Item as T | undefined;
+}

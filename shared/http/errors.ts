@@ -4,7 +4,7 @@ import {
   IdempotencyValidationError,
 } from '@aws-lambda-powertools/idempotency';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { isRetryableDynamoError } from '../db/retry.ts';
+import { isRetryableDynamoError } from '../db/transact.ts';
 import { AppError, IdempotencyKeyReused, RequestInProgress, ServiceBusy } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { failure } from './responses.ts';

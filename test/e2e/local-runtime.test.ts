@@ -3,7 +3,7 @@ import { loadHandler } from '../../infra/local/gateway.ts';
 import { DEMO_PRODUCT, seed } from '../../infra/local/seed.ts';
 import { startSweeper } from '../../infra/local/sweeper.ts';
 import { routes } from '../../infra/routes.ts';
-import { getProduct, putProduct } from '../../shared/domain/products.ts';
+import { getProduct, putProduct } from '../../shared/stock/service.ts';
 
 afterEach(() => vi.useRealTimers());
 

@@ -1,7 +1,7 @@
 // A 2,000-buyer flash sale over real HTTP through the local gateway, then orders and triple-delivered webhooks.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { checkLedger } from '../../shared/domain/ledger.ts';
+import { checkLedger } from '../../shared/audit/ledger.ts';
 import { type ApiResponse, apiForThisFile, dataOf, errorOf } from '../support/http.ts';
 
 const BUYERS = 2000;

@@ -6,10 +6,10 @@ import { handler as createOrderHandler } from '../../functions/create-order.ts';
 import { handler as sweepHandler } from '../../functions/expire-holds.ts';
 import { handler as webhookHandler } from '../../functions/payment-webhook.ts';
 import { handler as putProductHandler } from '../../functions/put-product.ts';
-import { ALL_FAULTS, injected, seededRandom, setFaultPlan } from '../../shared/db/faults.ts';
-import { checkLedger } from '../../shared/domain/ledger.ts';
-import { getProduct } from '../../shared/domain/products.ts';
-import { getOrderSlot } from '../../shared/domain/records.ts';
+import { ALL_FAULTS, injected, seededRandom, setFaultPlan } from '../../infra/local/faults.ts';
+import { checkLedger } from '../../shared/audit/ledger.ts';
+import { getOrderSlot } from '../../shared/orders/service.ts';
+import { getProduct } from '../../shared/stock/service.ts';
 import { at, T0 } from '../support/fixtures.ts';
 import { type Answer, invoke, lambdaContext } from '../support/lambda.ts';
 

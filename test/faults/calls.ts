@@ -2,10 +2,10 @@
 
 import { afterAll, afterEach, beforeAll, beforeEach, expect, vi } from 'vitest';
 import { handler as sweepHandler } from '../../functions/expire-holds.ts';
+import { ALL_FAULTS, type FaultKind, type FaultPlan, setFaultPlan } from '../../infra/local/faults.ts';
+import { checkLedger } from '../../shared/audit/ledger.ts';
 import { dynamo } from '../../shared/db/client.ts';
-import { ALL_FAULTS, type FaultKind, type FaultPlan, setFaultPlan } from '../../shared/db/faults.ts';
-import { checkLedger } from '../../shared/domain/ledger.ts';
-import type { SweepReport } from '../../shared/domain/sweeper.ts';
+import type { SweepReport } from '../../shared/sweep/service.ts';
 import { clearTable } from '../property/scenario.ts';
 import { T0 } from '../support/fixtures.ts';
 import { type Answer, lambdaContext } from '../support/lambda.ts';

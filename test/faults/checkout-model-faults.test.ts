@@ -1,7 +1,7 @@
 // The property test's random sequences under 20% injected DynamoDB faults: answers stay 2xx/4xx/503, the ledger holds.
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ALL_FAULTS, injected, seededRandom, setFaultPlan } from '../../shared/db/faults.ts';
+import { ALL_FAULTS, injected, seededRandom, setFaultPlan } from '../../infra/local/faults.ts';
 import { propertySeed, runScenario, scenarioArbitrary } from '../property/scenario.ts';
 
 const runs = Math.max(1, Math.ceil(Number(process.env.PROPERTY_RUNS ?? 40) / 4));

@@ -4,12 +4,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { handler as createHoldHandler } from '../../functions/create-hold.ts';
 import { handler as createOrderHandler } from '../../functions/create-order.ts';
 import { handler as webhookHandler } from '../../functions/payment-webhook.ts';
-import { crashAfterCalls } from '../../shared/db/faults.ts';
-import { createHold } from '../../shared/domain/holds.ts';
-import { createOrder } from '../../shared/domain/orders.ts';
-import { applyPayment } from '../../shared/domain/payments.ts';
-import { getProduct } from '../../shared/domain/products.ts';
-import { getHold, getOrderSlot } from '../../shared/domain/records.ts';
+import { crashAfterCalls } from '../../infra/local/faults.ts';
+import { getHold } from '../../shared/holds/items.ts';
+import { createHold } from '../../shared/holds/service.ts';
+import { createOrder, getOrderSlot } from '../../shared/orders/service.ts';
+import { applyPayment } from '../../shared/payments/service.ts';
+import { getProduct } from '../../shared/stock/service.ts';
 import { clearTable, readWorld } from '../property/scenario.ts';
 import { at, productWithStock, T0 } from '../support/fixtures.ts';
 import { type Answer, invoke } from '../support/lambda.ts';

@@ -1,9 +1,9 @@
 // A hold whose reserving write landed but whose answer was lost still counts as created, even if it took the last unit.
 import { describe, expect, it } from 'vitest';
 import { handler as createHoldHandler } from '../../functions/create-hold.ts';
-import { setFaultPlan } from '../../shared/db/faults.ts';
-import { checkLedger } from '../../shared/domain/ledger.ts';
-import { getProduct } from '../../shared/domain/products.ts';
+import { setFaultPlan } from '../../infra/local/faults.ts';
+import { checkLedger } from '../../shared/audit/ledger.ts';
+import { getProduct } from '../../shared/stock/service.ts';
 import { readWorld } from '../property/scenario.ts';
 import { productWithStock } from '../support/fixtures.ts';
 import { invoke } from '../support/lambda.ts';

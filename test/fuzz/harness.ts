@@ -9,12 +9,12 @@ import { handler as getProductHandler } from '../../functions/get-product.ts';
 import { handler as healthHandler } from '../../functions/health.ts';
 import { handler as webhookHandler } from '../../functions/payment-webhook.ts';
 import { handler as putProductHandler } from '../../functions/put-product.ts';
-import { createHold } from '../../shared/domain/holds.ts';
-import { checkLedger } from '../../shared/domain/ledger.ts';
-import { createOrder } from '../../shared/domain/orders.ts';
-import { applyPayment } from '../../shared/domain/payments.ts';
-import { getProduct, type ProductView } from '../../shared/domain/products.ts';
+import { checkLedger } from '../../shared/audit/ledger.ts';
+import { createHold } from '../../shared/holds/service.ts';
 import { signatureHeader } from '../../shared/http/signature.ts';
+import { createOrder } from '../../shared/orders/service.ts';
+import { applyPayment } from '../../shared/payments/service.ts';
+import { getProduct, type ProductView } from '../../shared/stock/service.ts';
 import { at, productWithStock, T0 } from '../support/fixtures.ts';
 import { type Answer, invoke, lambdaContext } from '../support/lambda.ts';
 

@@ -7,9 +7,9 @@ vi.hoisted(() => {
 });
 
 import fc from 'fast-check';
-import { getProduct } from '../../shared/domain/products.ts';
-import { getOrderSlot } from '../../shared/domain/records.ts';
 import { sign, signatureHeader } from '../../shared/http/signature.ts';
+import { getOrderSlot } from '../../shared/orders/service.ts';
+import { getProduct } from '../../shared/stock/service.ts';
 import { productWithStock, T0 } from '../support/fixtures.ts';
 import {
   createSentinel,

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { handler } from '../../functions/create-hold.ts';
-import { getProduct, putProduct } from '../../shared/domain/products.ts';
+import { getProduct, putProduct } from '../../shared/stock/service.ts';
 import { productWithStock } from '../support/fixtures.ts';
 import { invoke } from '../support/lambda.ts';
 

@@ -1,10 +1,11 @@
 // Holds against DynamoDB Local: the old system's hold and expiry scenarios plus reclaim-on-shortage.
 import { describe, expect, it } from 'vitest';
-import { createHold, reclaimExpiredHolds } from '../../shared/domain/holds.ts';
-import { createOrder } from '../../shared/domain/orders.ts';
-import { getProduct } from '../../shared/domain/products.ts';
-import { getHold } from '../../shared/domain/records.ts';
-import { sweep } from '../../shared/domain/sweeper.ts';
+import { getHold } from '../../shared/holds/items.ts';
+import { reclaimForBuyers } from '../../shared/holds/reclaim.ts';
+import { createHold } from '../../shared/holds/service.ts';
+import { createOrder } from '../../shared/orders/service.ts';
+import { getProduct } from '../../shared/stock/service.ts';
+import { sweep } from '../../shared/sweep/service.ts';
 import { at, productWithStock, T0 } from '../support/fixtures.ts';
 
 const code = (result: PromiseSettledResult<unknown>) =>
@@ -119,11 +120,7 @@ describe('expiring holds', () => {
     const product = await productWithStock(20);
     await Promise.all(Array.from({ length: 10 }, () => createHold(product, 2, T0)));
 
-    const reports = await Promise.all([
-      sweep(at(121)),
-      sweep(at(121)),
-      reclaimExpiredHolds(product, at(121)),
-    ]);
+    const reports = await Promise.all([sweep(at(121)), sweep(at(121)), reclaimForBuyers(product, at(121))]);
 
     expect((await getProduct(product)).available).toBe(20);
     expect(reports[0].failures + reports[1].failures).toBe(0);

@@ -2,15 +2,16 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { type BucketFigures, checkLedger, repairDrift } from '../../shared/audit/ledger.ts';
 import { db, tableName } from '../../shared/db/client.ts';
-import { orderKey, stockBucketKey } from '../../shared/db/keys.ts';
-import { createHold } from '../../shared/domain/holds.ts';
-import { type BucketFigures, checkLedger, repairDrift } from '../../shared/domain/ledger.ts';
-import { createOrder } from '../../shared/domain/orders.ts';
-import { applyPayment } from '../../shared/domain/payments.ts';
-import { getProduct } from '../../shared/domain/products.ts';
-import { getHold } from '../../shared/domain/records.ts';
-import { sweep } from '../../shared/domain/sweeper.ts';
+import { getHold } from '../../shared/holds/items.ts';
+import { createHold } from '../../shared/holds/service.ts';
+import { orderKey } from '../../shared/orders/items.ts';
+import { createOrder } from '../../shared/orders/service.ts';
+import { applyPayment } from '../../shared/payments/service.ts';
+import { stockBucketKey } from '../../shared/stock/items.ts';
+import { getProduct } from '../../shared/stock/service.ts';
+import { sweep } from '../../shared/sweep/service.ts';
 import { at, productWithStock, T0 } from '../support/fixtures.ts';
 
 /** Bypasses the domain: the kind of write a bug or a hand edit in the console would make. */

@@ -1,9 +1,9 @@
 // Orders against DynamoDB Local: creation, replay, expiry (before and after the sweep) and the payment window.
 import { describe, expect, it } from 'vitest';
-import { createHold } from '../../shared/domain/holds.ts';
-import { createOrder, getOrder } from '../../shared/domain/orders.ts';
-import { getProduct } from '../../shared/domain/products.ts';
-import { sweep } from '../../shared/domain/sweeper.ts';
+import { createHold } from '../../shared/holds/service.ts';
+import { createOrder, getOrder } from '../../shared/orders/service.ts';
+import { getProduct } from '../../shared/stock/service.ts';
+import { sweep } from '../../shared/sweep/service.ts';
 import { at, productWithStock, T0 } from '../support/fixtures.ts';
 
 describe('creating orders', () => {

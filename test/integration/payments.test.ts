@@ -1,12 +1,12 @@
 // Payment outcomes against DynamoDB Local: the old system's webhook scenarios and the exactly-once rules.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createHold } from '../../shared/domain/holds.ts';
-import { createOrder, getOrder } from '../../shared/domain/orders.ts';
-import { applyPayment } from '../../shared/domain/payments.ts';
-import { getProduct } from '../../shared/domain/products.ts';
-import { getHold } from '../../shared/domain/records.ts';
-import { sweep } from '../../shared/domain/sweeper.ts';
+import { getHold } from '../../shared/holds/items.ts';
+import { createHold } from '../../shared/holds/service.ts';
+import { createOrder, getOrder } from '../../shared/orders/service.ts';
+import { applyPayment } from '../../shared/payments/service.ts';
+import { getProduct } from '../../shared/stock/service.ts';
+import { sweep } from '../../shared/sweep/service.ts';
 import { at, productWithStock, T0 } from '../support/fixtures.ts';
 
 const key = () => `evt_${randomUUID()}`;
@@ -27,7 +27,7 @@ describe('payment webhooks on existing orders', () => {
       at(6),
     );
 
-    expect(result).toEqual({ status: 200, data: { order_id: orderId, order_status: 'paid' } });
+    expect(result).toEqual({ outcome: 'applied', order_id: orderId, order_status: 'paid' });
     expect((await getOrder(orderId)).status).toBe('paid');
     expect((await getProduct(product)).available).toBe(8);
   });
@@ -92,7 +92,7 @@ describe('payment webhooks on existing orders', () => {
     const final = (await getOrder(orderId)).status;
     expect(['paid', 'cancelled']).toContain(final);
     const winners = results.filter((r) => r.status === 'fulfilled');
-    expect(winners.every((r) => r.status === 'fulfilled' && r.value.data.order_status === final)).toBe(true);
+    expect(winners.every((r) => r.status === 'fulfilled' && r.value.order_status === final)).toBe(true);
     expect((await getProduct(product)).available).toBe(final === 'paid' ? 6 : 10);
   });
 });
@@ -108,7 +108,11 @@ describe('webhooks that arrive before the order', () => {
     );
     const { created, order } = await createOrder(hold.hold_id, at(2));
 
-    expect(parked).toEqual({ status: 202, data: { order_id: hold.hold_id, order_status: 'awaiting_order' } });
+    expect(parked).toEqual({
+      outcome: 'awaiting_order',
+      order_id: hold.hold_id,
+      order_status: 'awaiting_order',
+    });
     expect(created).toBe(true);
     expect(order.status).toBe('paid');
     expect((await getProduct(product)).available).toBe(8);
@@ -163,7 +167,7 @@ describe('webhooks that arrive before the order', () => {
       at(130),
     );
 
-    expect(result.data.order_status).toBe('refund_required');
+    expect(result.order_status).toBe('refund_required');
     expect((await getOrder(hold.hold_id)).status).toBe('refund_required');
     expect((await getProduct(product)).available).toBe(10);
   });
@@ -179,7 +183,7 @@ describe('payments for orders past their payment window', () => {
       at(1000),
     );
 
-    expect(result.data.order_status).toBe('paid');
+    expect(result.order_status).toBe('paid');
     expect((await getProduct(product)).available).toBe(8);
   });
 
@@ -193,7 +197,7 @@ describe('payments for orders past their payment window', () => {
       at(1000),
     );
 
-    expect(result.data.order_status).toBe('refund_required');
+    expect(result.order_status).toBe('refund_required');
     expect((await getProduct(product)).available).toBe(0);
   });
 });

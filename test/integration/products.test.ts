@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { handler as getProductHandler } from '../../functions/get-product.ts';
 import { handler as putProductHandler } from '../../functions/put-product.ts';
-import { createHold } from '../../shared/domain/holds.ts';
-import { createOrder } from '../../shared/domain/orders.ts';
+import { createHold } from '../../shared/holds/service.ts';
+import { createOrder } from '../../shared/orders/service.ts';
 import { T0 } from '../support/fixtures.ts';
 import { invoke } from '../support/lambda.ts';
 
@@ -21,7 +21,15 @@ describe('admin product upsert', () => {
     expect(answer.status).toBe(201);
     expect(answer.body).toEqual({
       success: true,
-      data: { id, name: 'Sneakers', price: '49.90', currency: 'USD', stock: 100, available: 100 },
+      data: {
+        id,
+        name: 'Sneakers',
+        price: '49.90',
+        currency: 'USD',
+        stock: 100,
+        available: 100,
+        stock_buckets: 2,
+      },
     });
     expect((await get(id)).body.data).toEqual(answer.body.data);
   });

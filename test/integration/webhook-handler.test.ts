@@ -10,10 +10,10 @@ vi.hoisted(() => {
 import { ConditionalCheckFailedException, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { handler } from '../../functions/payment-webhook.ts';
 import { dynamo, tableName } from '../../shared/db/client.ts';
-import { createHold } from '../../shared/domain/holds.ts';
-import { createOrder, getOrder } from '../../shared/domain/orders.ts';
-import { getProduct } from '../../shared/domain/products.ts';
+import { createHold } from '../../shared/holds/service.ts';
 import { signatureHeader } from '../../shared/http/signature.ts';
+import { createOrder, getOrder } from '../../shared/orders/service.ts';
+import { getProduct } from '../../shared/stock/service.ts';
 import { productWithStock } from '../support/fixtures.ts';
 import { invoke } from '../support/lambda.ts';
 

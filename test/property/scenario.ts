@@ -9,10 +9,10 @@ import { handler as sweepHandler } from '../../functions/expire-holds.ts';
 import { handler as getOrderHandler } from '../../functions/get-order.ts';
 import { handler as webhookHandler } from '../../functions/payment-webhook.ts';
 import { handler as putProductHandler } from '../../functions/put-product.ts';
+import { type FaultPlan, setFaultPlan } from '../../infra/local/faults.ts';
+import { checkLedger } from '../../shared/audit/ledger.ts';
 import { db, tableName } from '../../shared/db/client.ts';
-import { type FaultPlan, setFaultPlan } from '../../shared/db/faults.ts';
-import { checkLedger } from '../../shared/domain/ledger.ts';
-import type { SweepReport } from '../../shared/domain/sweeper.ts';
+import type { SweepReport } from '../../shared/sweep/service.ts';
 import { T0 } from '../support/fixtures.ts';
 import { type Answer, invoke, lambdaContext } from '../support/lambda.ts';
 import {

@@ -1,6 +1,6 @@
 // Small builders shared by integration tests: products with stock, and a clock that only moves when told.
 import { randomUUID } from 'node:crypto';
-import { putProduct } from '../../shared/domain/products.ts';
+import { putProduct } from '../../shared/stock/service.ts';
 
 export const T0 = new Date('2026-11-25T10:00:00.000Z');
 export const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);

@@ -1,6 +1,7 @@
-// Runs before each test file: its own table on the shared DynamoDB Local, set before any app module reads config.
+// Runs before each test file: its own table on the shared DynamoDB Local, set before any app module reads config,
+// and the local layers (fault injection, CONTENTION_MODE) on the one DynamoDB client.
 import { randomUUID } from 'node:crypto';
-import { inject } from 'vitest';
+import { beforeAll, inject } from 'vitest';
 import { ensureTable } from '../../infra/local/dynamodb.ts';
 
 const endpoint = inject('dynamoEndpoint');
@@ -12,3 +13,8 @@ process.env.AWS_REGION ??= 'us-east-1';
 process.env.DYNAMODB_CONNECT_TIMEOUT_MS ??= '30000';
 process.env.DYNAMODB_REQUEST_TIMEOUT_MS ??= '30000';
 await ensureTable(endpoint, process.env.TABLE_NAME);
+// After the test file is collected: importing the client reads config, and test files set their env at the top.
+beforeAll(async () => {
+  const { installLocalLayers } = await import('../../infra/local/dynamo-layers.ts');
+  installLocalLayers();
+});

@@ -1,5 +1,6 @@
 // Fault injection on the shared DynamoDB client, for tests and soak runs only: conflicts, throttling, 500s,
-// timeouts (some after the write landed) and crashes after the k-th call. Never installed in a Lambda.
+// timeouts (some after the write landed) and crashes after the k-th call. Lives with the local runtime and the tests,
+// never in a Lambda bundle.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   type DynamoDBClient,

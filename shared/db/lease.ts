@@ -1,0 +1,77 @@
+// Short leases: one holder at a time for work that must not overlap itself (a product's reclaim, the sweep).
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { db, tableName } from './client.ts';
+import type { Key } from './keys.ts';
+import { table } from './table.ts';
+import { isRetryableDynamoError } from './transact.ts';
+
+const leaseKey = (name: string): Key => ({ pk: `LEASE#${name}`, sk: 'LEASE' });
+
+/** Wall-clock ms from the monotonic clock: leases must not follow a test's faked or jumped `Date`. */
+const wallClockMs = () => Math.round(performance.timeOrigin + performance.now());
+
+export interface Lease {
+  /** Gives the lease up (only if still ours); safe to call once the work is done or has failed. */
+  release(): Promise<void>;
+}
+
+const isConditionFailure = (error: unknown) =>
+  error instanceof Error && error.name === 'ConditionalCheckFailedException';
+
+/**
+ * Takes the lease `name` for `ms` if nobody holds it (or theirs ran out). Undefined when someone else holds it, or
+ * when DynamoDB is too busy to say: then the caller behaves as if someone else did.
+ */
+export async function acquireLease(name: string, ms: number): Promise<Lease | undefined> {
+  const holder = randomUUID();
+  const now = wallClockMs();
+  try {
+    await db.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: {
+          ...leaseKey(name),
+          entity: 'lease',
+          holder,
+          lease_until: now + ms,
+          [table.ttlAttribute]: Math.floor((now + ms) / 1000) + 3600,
+        },
+        ConditionExpression: 'attribute_not_exists(pk) OR lease_until < :now',
+        ExpressionAttributeValues: { ':now': now },
+      }),
+    );
+  } catch (error) {
+    if (isConditionFailure(error) || isRetryableDynamoError(error)) return undefined;
+    throw error;
+  }
+  return {
+    async release() {
+      try {
+        await db.send(
+          new DeleteCommand({
+            TableName: tableName,
+            Key: leaseKey(name),
+            ConditionExpression: 'holder = :me',
+            ExpressionAttributeValues: { ':me': holder },
+          }),
+        );
+      } catch (error) {
+        // Lost it already (ran out and retaken), or DynamoDB is busy: it runs out on its own.
+        if (!isConditionFailure(error) && !isRetryableDynamoError(error)) throw error;
+      }
+    },
+  };
+}
+
+/** Waits (polling every 100 ms, at most `maxWaitMs`) until nobody holds the lease `name`. */
+export async function waitForLease(name: string, maxWaitMs: number): Promise<void> {
+  const until = wallClockMs() + maxWaitMs;
+  while (wallClockMs() < until) {
+    const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: leaseKey(name) }));
+    if (!Item || Number(Item.lease_until) < wallClockMs()) return;
+    await sleep(100);
+  }
+}

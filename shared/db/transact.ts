@@ -1,0 +1,141 @@
+// The one way to write a transaction: named items in, bounded contention retries, failures reported by name.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type AttributeValue, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { config } from '../config.ts';
+import { ServiceBusy } from '../errors.ts';
+import { logger } from '../logger.ts';
+import { db } from './client.ts';
+
+export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+/** Items by name; `undefined` entries are left out (optional parts of a transaction). */
+export type NamedItems = Record<string, TransactItem | undefined>;
+
+/**
+ * A transaction was cancelled because one or more conditions did not hold: a business answer, never retried.
+ * `failed` names the items whose condition failed; `old` has each one as it was (items that asked for ALL_OLD).
+ */
+export class ConditionFailed extends Error {
+  constructor(
+    readonly operation: string,
+    readonly failed: ReadonlySet<string>,
+    readonly old: Readonly<Record<string, Record<string, unknown> | undefined>>,
+  ) {
+    super(`${operation}: condition failed on ${[...failed].join(', ')}`);
+    this.name = 'ConditionFailed';
+  }
+}
+
+/** True when `error` is a ConditionFailed on the item named `name`. */
+export const failedOn = (error: unknown, name: string): error is ConditionFailed =>
+  error instanceof ConditionFailed && error.failed.has(name);
+
+const RETRYABLE_NAMES = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TransactionInProgressException',
+  'TransactionConflictException',
+  'TimeoutError',
+]);
+const RETRYABLE_REASONS = new Set([
+  'TransactionConflict',
+  'ThrottlingError',
+  'ProvisionedThroughputExceeded',
+]);
+
+type Reason = { Code?: string; Item?: Record<string, AttributeValue> };
+const reasonsOf = (error: unknown): Reason[] | undefined =>
+  error instanceof TransactionCanceledException
+    ? (error.CancellationReasons as Reason[] | undefined)
+    : undefined;
+
+/**
+ * Contention or capacity, not a broken invariant: TransactionConflict (another transaction touched the item),
+ * throttling and DynamoDB 5xx. A cancellation that includes a failed condition is a business answer.
+ */
+export function isRetryableDynamoError(error: unknown): boolean {
+  const reasons = reasonsOf(error);
+  if (reasons) {
+    const codes = reasons.map((reason) => reason.Code ?? 'None');
+    return !codes.includes('ConditionalCheckFailed') && codes.some((code) => RETRYABLE_REASONS.has(code));
+  }
+  return error instanceof Error && RETRYABLE_NAMES.has(error.name);
+}
+
+/** True when the error was a transaction conflict: the write certainly did not land. */
+export const isConflict = (error: unknown): boolean =>
+  reasonsOf(error)?.some((reason) => reason.Code === 'TransactionConflict') === true ||
+  (error instanceof Error && error.name === 'TransactionConflictException');
+
+export interface RetryOptions {
+  /** Runs after each backoff, before the next attempt; throw to stop retrying (e.g. the stock is gone anyway). */
+  beforeRetry?: (error: unknown) => Promise<void> | void;
+  /** Backoff base in ms (full jitter, doubled per attempt, 1 s cap). */
+  baseDelayMs?: number;
+}
+
+/**
+ * Runs `operation`, retrying contention with full-jitter exponential backoff (25 ms base, 1 s cap).
+ * After TRANSACTION_MAX_ATTEMPTS tries the caller gets ServiceBusy (503 + Retry-After), never a raw 500.
+ */
+export async function withContentionRetry<T>(
+  name: string,
+  operation: () => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
+  const attempts = config.TRANSACTION_MAX_ATTEMPTS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!isRetryableDynamoError(error)) throw error;
+      if (attempt >= attempts) {
+        logger.warn('contention_gave_up', { operation: name, attempts, error_name: (error as Error).name });
+        throw new ServiceBusy();
+      }
+      await sleep(Math.random() * Math.min(1000, (options.baseDelayMs ?? 25) * 2 ** attempt));
+      await options.beforeRetry?.(error);
+    }
+  }
+}
+
+function present(items: NamedItems): [string, TransactItem][] {
+  return Object.entries(items).filter((entry): entry is [string, TransactItem] => entry[1] !== undefined);
+}
+
+/** One attempt: sends the items, and turns a condition failure into ConditionFailed with the items' names. */
+export async function transactOnce(operation: string, items: NamedItems): Promise<void> {
+  const entries = present(items);
+  try {
+    await db.send(new TransactWriteCommand({ TransactItems: entries.map(([, item]) => item) }));
+  } catch (error) {
+    const reasons = reasonsOf(error);
+    if (!reasons?.some((reason) => reason.Code === 'ConditionalCheckFailed')) throw error;
+    const failed = new Set<string>();
+    const old: Record<string, Record<string, unknown> | undefined> = {};
+    entries.forEach(([name], index) => {
+      const reason = reasons[index];
+      if (reason?.Code !== 'ConditionalCheckFailed') return;
+      failed.add(name);
+      old[name] = reason.Item ? unmarshall(reason.Item) : undefined;
+    });
+    throw new ConditionFailed(operation, failed, old);
+  }
+}
+
+/**
+ * Writes `items` (or the items `build` returns, rebuilt for every attempt) in one transaction, retrying contention.
+ * A failed condition surfaces as ConditionFailed naming the item(s): `failedOn(error, 'stock')`.
+ */
+export function transact(
+  operation: string,
+  items: NamedItems | (() => NamedItems),
+  options: RetryOptions = {},
+): Promise<void> {
+  const build = typeof items === 'function' ? items : () => items;
+  return withContentionRetry(operation, () => transactOnce(operation, build()), options);
+}

@@ -1,0 +1,81 @@
+// Reclaim on shortage: when buyers find no stock but expired-but-unswept holds exist, one reclaimer per product
+// releases them so the units go to the buyers waiting now, not at the next sweep.
+import { performance } from 'node:perf_hooks';
+import { mapLimit } from '../concurrency.ts';
+import { acquireLease, waitForLease } from '../db/lease.ts';
+import { logger } from '../logger.ts';
+import { stockView } from '../stock/view.ts';
+import { expiredHoldsOfProduct } from './items.ts';
+import { releaseExpiredHold, unitsFreed } from './release.ts';
+
+/** Expired holds one reclaim pass looks at per index shard. */
+const RECLAIM_BATCH = 25;
+/** Parallel releases within one reclaim. */
+const RECLAIM_PARALLEL = 8;
+/** Longer than any reclaim pass takes; a reclaimer that died leaves it to run out. */
+const LEASE_MS = 10_000;
+/** How long buyers of another process wait for the reclaimer before answering with what they see. */
+const WAIT_FOR_OTHER_MS = 3_000;
+/** After finding nothing expired, this process does not look again for this long (after sell-out, a crowd). */
+const RECHECK_MS = 1_000;
+
+export interface ReclaimResult {
+  /** Units this process gave back. */
+  freed: number;
+  /** Another process held the reclaim lease: read the stock afresh, it may have freed units. */
+  elsewhere: boolean;
+}
+
+const lastEmpty = new Map<string, { at: number; now: number }>();
+const running = new Map<string, Promise<ReclaimResult>>();
+
+/**
+ * Reclaims the product's expired holds for buyers who found too little stock. Concurrent buyers in this process
+ * share one pass; across processes a lease lets one reclaim while the others wait for it, so no two release the
+ * same holds at once and nobody answers 503 for it.
+ */
+export function reclaimForBuyers(productId: string, now: Date): Promise<ReclaimResult> {
+  const empty = lastEmpty.get(productId);
+  if (empty && performance.now() - empty.at < RECHECK_MS && now.getTime() - empty.now < RECHECK_MS) {
+    return Promise.resolve({ freed: 0, elsewhere: false });
+  }
+  const pending = running.get(productId);
+  if (pending) return pending;
+  const pass = reclaimOnce(productId, now).finally(() => running.delete(productId));
+  running.set(productId, pass);
+  return pass;
+}
+
+async function reclaimOnce(productId: string, now: Date): Promise<ReclaimResult> {
+  const view = await stockView(productId);
+  const shards = view?.product.bucket_slots ?? 0;
+  const expired = (
+    await Promise.all(
+      Array.from({ length: shards }, (_, shard) =>
+        expiredHoldsOfProduct(productId, shard, now, RECLAIM_BATCH),
+      ),
+    )
+  ).flat();
+  if (expired.length === 0) {
+    lastEmpty.set(productId, { at: performance.now(), now: now.getTime() });
+    return { freed: 0, elsewhere: false };
+  }
+  const leaseName = `reclaim#${productId}`;
+  const lease = await acquireLease(leaseName, LEASE_MS);
+  if (!lease) {
+    await waitForLease(leaseName, WAIT_FOR_OTHER_MS);
+    return { freed: 0, elsewhere: true };
+  }
+  try {
+    const outcomes = await mapLimit(expired, RECLAIM_PARALLEL, (hold) => releaseExpiredHold(hold, now));
+    let freed = 0;
+    outcomes.forEach((outcome, index) => {
+      if (outcome.status === 'fulfilled') freed += unitsFreed(outcome.value, expired[index]?.qty ?? 0);
+    });
+    const failed = outcomes.filter((outcome) => outcome.status === 'rejected').length;
+    logger.info('hold_reclaimed', { product_id: productId, holds: expired.length, qty: freed, failed });
+    return { freed, elsewhere: false };
+  } finally {
+    await lease.release();
+  }
+}

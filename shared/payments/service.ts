@@ -1,0 +1,184 @@
+// Payment outcomes: each moves an order forward at most once, whatever order, timing or number of deliveries.
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { config } from '../config.ts';
+import { db } from '../db/client.ts';
+import { ConditionFailed, failedOn, transact, withContentionRetry } from '../db/transact.ts';
+import { OrderAlreadyFinalized, ServiceBusy } from '../errors.ts';
+import { getHold, type HoldItem, holdActiveOrAbsent } from '../holds/items.ts';
+import { logger } from '../logger.ts';
+import {
+  moveOrder,
+  type OrderItem,
+  type OrderStatus,
+  orderPut,
+  type ParkedPaymentItem,
+  type PaymentOutcome,
+  parkPayment,
+} from '../orders/items.ts';
+import { orderFromHold } from '../orders/rules.ts';
+import { getOrderSlot } from '../orders/service.ts';
+import { returnUnits, takeUnits } from '../stock/items.ts';
+import { noteReturned, noteTaken } from '../stock/view.ts';
+import { decideForOrder, parkedAccepts, statusAfterExpiry, terminalFor } from './rules.ts';
+
+export interface PaymentInput {
+  idempotency_key: string;
+  order_id: string;
+  status: PaymentOutcome;
+}
+
+/** `applied`: the order has this status now. `awaiting_order`: stored until the order exists. */
+export type PaymentResult =
+  | { outcome: 'applied'; order_id: string; order_status: OrderStatus }
+  | { outcome: 'awaiting_order'; order_id: string; order_status: 'awaiting_order' };
+
+const applied = (orderId: string, orderStatus: OrderStatus): PaymentResult => ({
+  outcome: 'applied',
+  order_id: orderId,
+  order_status: orderStatus,
+});
+const awaiting = (orderId: string): PaymentResult => ({
+  outcome: 'awaiting_order',
+  order_id: orderId,
+  order_status: 'awaiting_order',
+});
+
+const isStale = (error: unknown) =>
+  error instanceof ConditionFailed ||
+  (error instanceof Error && error.name === 'ConditionalCheckFailedException');
+
+/**
+ * Applies one payment webhook. Every state change is a conditional write on the order's current status, so a
+ * retry after a crash, a duplicate or a concurrent delivery can never apply twice.
+ */
+export async function applyPayment(input: PaymentInput, now: Date): Promise<PaymentResult> {
+  const { order_id: orderId } = input;
+  for (let round = 0; round < 5; round++) {
+    const slot = await getOrderSlot(orderId);
+    try {
+      if (slot?.entity === 'order') return await applyToOrder(slot, input, now);
+      if (slot?.entity === 'parked_payment') return answerParked(slot, input);
+      const hold = await getHold(orderId);
+      if (hold?.status === 'released') return await recordAfterExpiry(hold, input, now);
+      return await park(input, now);
+    } catch (error) {
+      // The order, hold or parked payment moved between our read and our write: read again and decide afresh.
+      if (isStale(error)) continue;
+      throw error;
+    }
+  }
+  throw new ServiceBusy();
+}
+
+async function applyToOrder(order: OrderItem, input: PaymentInput, now: Date): Promise<PaymentResult> {
+  const log = {
+    order_id: order.order_id,
+    idempotency_key: input.idempotency_key,
+    payment_status: input.status,
+  };
+  const decision = decideForOrder(order, input.idempotency_key, input.status);
+  const move = (from: OrderStatus, to: OrderStatus) =>
+    moveOrder(order.order_id, { from, to, paymentKey: input.idempotency_key }, now);
+  switch (decision.kind) {
+    case 'replay':
+      logger.info(decision.reason === 'no_effect' ? 'webhook_no_effect' : 'webhook_duplicate', {
+        ...log,
+        order_status: order.status,
+        ...(decision.reason === 'same_outcome_other_key' ? { reason: decision.reason } : {}),
+      });
+      return applied(order.order_id, order.status);
+    case 'settle': {
+      const cancel = decision.to === 'cancelled';
+      await transact('apply_payment', {
+        order: { Update: move('pending', decision.to) },
+        ...(cancel ? returnUnits(order) : {}),
+      });
+      if (cancel) noteReturned(order);
+      logger.info('payment_applied', {
+        ...log,
+        order_status: decision.to,
+        product_id: order.product_id,
+        qty: order.qty,
+      });
+      return applied(order.order_id, decision.to);
+    }
+    case 'late_success':
+      return lateSuccess(order, move, log);
+    case 'refuse':
+      if (input.status === 'success') logger.warn('payment_after_cancel', { ...log, refund_required: true });
+      else logger.info('webhook_rejected_finalized', { ...log, order_status: order.status });
+      throw new OrderAlreadyFinalized(order.order_id, order.status);
+  }
+}
+
+/** Money arrived after the window: take the units back if they are still free, else a refund is owed. */
+async function lateSuccess(
+  order: OrderItem,
+  move: (from: OrderStatus, to: OrderStatus) => ReturnType<typeof moveOrder>,
+  log: Record<string, string>,
+): Promise<PaymentResult> {
+  try {
+    await transact('apply_late_payment', { order: { Update: move('expired', 'paid') }, ...takeUnits(order) });
+    noteTaken(order);
+    logger.info('payment_applied', {
+      ...log,
+      order_status: 'paid',
+      product_id: order.product_id,
+      qty: order.qty,
+      late: true,
+    });
+    return applied(order.order_id, 'paid');
+  } catch (error) {
+    if (!(error instanceof ConditionFailed) || failedOn(error, 'order')) throw error;
+  }
+  await withContentionRetry('mark_refund_required', () =>
+    db.send(new UpdateCommand(move('expired', 'refund_required'))),
+  );
+  logger.warn('payment_after_expiry', { ...log, order_status: 'refund_required', refund_required: true });
+  return applied(order.order_id, 'refund_required');
+}
+
+function answerParked(parked: ParkedPaymentItem, input: PaymentInput): PaymentResult {
+  const log = { order_id: parked.order_id, idempotency_key: input.idempotency_key };
+  if (parkedAccepts(parked, input.idempotency_key, input.status)) {
+    logger.info('webhook_duplicate', { ...log, order_status: 'awaiting_order' });
+    return awaiting(parked.order_id);
+  }
+  logger.info('webhook_rejected_finalized', { ...log, parked_status: parked.parked_status });
+  throw new OrderAlreadyFinalized(parked.order_id, terminalFor(parked.parked_status));
+}
+
+/**
+ * No order yet: store the outcome on the order's key. The hold must still be active (or unknown); the sweeper's
+ * release checks the same key, so a payment can never be parked on a hold that was released unseen.
+ */
+async function park(input: PaymentInput, now: Date): Promise<PaymentResult> {
+  const parked: ParkedPaymentItem = {
+    entity: 'parked_payment',
+    order_id: input.order_id,
+    parked_key: input.idempotency_key,
+    parked_status: input.status,
+    parked_at: now.toISOString(),
+  };
+  await transact('park_payment', {
+    parked: parkPayment(parked, now),
+    hold: holdActiveOrAbsent(input.order_id),
+  });
+  logger.info('webhook_parked', {
+    order_id: input.order_id,
+    idempotency_key: input.idempotency_key,
+    payment_status: input.status,
+  });
+  return awaiting(input.order_id);
+}
+
+/** The hold expired before any order: keep the record (a success means the buyer is owed a refund). */
+async function recordAfterExpiry(hold: HoldItem, input: PaymentInput, now: Date): Promise<PaymentResult> {
+  const status = statusAfterExpiry(input.status);
+  const order = orderFromHold(hold, status, now, config.PAYMENT_WINDOW_SECONDS, input.idempotency_key);
+  await db.send(new PutCommand(orderPut(order)));
+  const log = { order_id: order.order_id, idempotency_key: input.idempotency_key };
+  if (status === 'refund_required') logger.warn('payment_after_expiry', { ...log, refund_required: true });
+  else logger.info('payment_applied', { ...log, order_status: status });
+  return applied(order.order_id, status);
+}

@@ -1,0 +1,117 @@
+// The per-process view of a product: catalogue and bucket levels, at most STOCK_VIEW_MAX_AGE_MS old, kept current
+// by this process's own writes. It steers (which bucket to try, whether to try at all); conditions still decide.
+import { performance } from 'node:perf_hooks';
+import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { config } from '../config.ts';
+import { db, tableName } from '../db/client.ts';
+import {
+  type Draw,
+  type ProductItem,
+  productKey,
+  type StockBucketItem,
+  stockBucketKey,
+  type UnitsRef,
+} from './items.ts';
+import type { BucketLevel, BucketState } from './rules.ts';
+
+export interface StockView {
+  product: ProductItem;
+  buckets: Map<number, BucketState>;
+  /** performance.now() when it was read from DynamoDB. */
+  loadedAt: number;
+}
+
+const views = new Map<string, StockView>();
+const loading = new Map<string, Promise<StockView | undefined>>();
+/** Transactions this process has in flight per product and bucket: new holds prefer the other buckets. */
+const inFlight = new Map<string, Map<number, number>>();
+
+/** Reads the product and every bucket item consistently (the admin path reads through this too). */
+export async function readProduct(productId: string): Promise<StockView | undefined> {
+  const { Item } = await db.send(
+    new GetCommand({ TableName: tableName, Key: productKey(productId), ConsistentRead: true }),
+  );
+  if (!Item) return undefined;
+  const product = Item as ProductItem;
+  const buckets = new Map<number, BucketState>();
+  let keys = Array.from({ length: product.bucket_slots }, (_, bucket) => stockBucketKey(productId, bucket));
+  // BatchGetItem may leave keys unprocessed under load; ask again for just those.
+  for (let round = 0; keys.length > 0 && round < 10; round++) {
+    const { Responses, UnprocessedKeys } = await db.send(
+      new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
+    );
+    for (const item of (Responses?.[tableName] ?? []) as StockBucketItem[]) {
+      buckets.set(item.bucket, { bucket: item.bucket, stock: item.stock, available: item.available });
+    }
+    keys = (UnprocessedKeys?.[tableName]?.Keys ?? []) as typeof keys;
+  }
+  return { product, buckets, loadedAt: performance.now() };
+}
+
+/**
+ * The product's view, read again when older than STOCK_VIEW_MAX_AGE_MS (1 s by default); concurrent callers in
+ * this process share one read. Undefined when the product does not exist.
+ */
+export async function stockView(productId: string): Promise<StockView | undefined> {
+  const cached = views.get(productId);
+  if (cached && performance.now() - cached.loadedAt < config.STOCK_VIEW_MAX_AGE_MS) return cached;
+  const pending = loading.get(productId);
+  if (pending) return pending;
+  const load = readProduct(productId)
+    .then((view) => {
+      if (view) views.set(productId, view);
+      else views.delete(productId);
+      return view;
+    })
+    .finally(() => loading.delete(productId));
+  loading.set(productId, load);
+  return load;
+}
+
+/** Drops the cached view (after a restock in this process), so the next request reads afresh. */
+export const forgetView = (productId: string) => views.delete(productId);
+
+export const levelsOf = (view: StockView): BucketLevel[] =>
+  [...view.buckets.values()].map(({ bucket, available }) => ({ bucket, available }));
+
+export const totalAvailable = (view: StockView) =>
+  [...view.buckets.values()].reduce((sum, bucket) => sum + bucket.available, 0);
+
+function adjust(productId: string, draws: readonly Draw[], sign: 1 | -1): void {
+  const view = views.get(productId);
+  for (const draw of draws) {
+    const bucket = view?.buckets.get(draw.bucket);
+    if (bucket) bucket.available = Math.max(0, bucket.available + sign * draw.qty);
+  }
+}
+
+/** This process took units (a hold or a late payment committed). */
+export const noteTaken = (ref: UnitsRef) => adjust(ref.product_id, ref.draws, -1);
+/** This process gave units back (release, cancellation, expiry committed). */
+export const noteReturned = (ref: UnitsRef) => adjust(ref.product_id, ref.draws, 1);
+
+/** DynamoDB told us a bucket's level (the item returned with a failed condition). */
+export function noteLevel(productId: string, bucket: number, available: number): void {
+  const state = views.get(productId)?.buckets.get(bucket);
+  if (state) state.available = available;
+}
+
+/** Buckets of the product with a transaction of this process in flight. */
+export const busyBuckets = (productId: string): ReadonlySet<number> =>
+  new Set([...(inFlight.get(productId)?.entries() ?? [])].filter(([, n]) => n > 0).map(([bucket]) => bucket));
+
+/** Marks the draws' buckets in flight while `operation` runs. */
+export async function whileInFlight<T>(
+  productId: string,
+  draws: readonly Draw[],
+  operation: () => Promise<T>,
+) {
+  const counts = inFlight.get(productId) ?? new Map<number, number>();
+  inFlight.set(productId, counts);
+  for (const { bucket } of draws) counts.set(bucket, (counts.get(bucket) ?? 0) + 1);
+  try {
+    return await operation();
+  } finally {
+    for (const { bucket } of draws) counts.set(bucket, (counts.get(bucket) ?? 1) - 1);
+  }
+}
