@@ -10,8 +10,10 @@ const MARGIN_MS = 5_000;
 export const handler = middy()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler(async (_event: unknown, context) => {
+    const remaining = context.getRemainingTimeInMillis();
     const report = await sweep(new Date(), {
-      budgetMs: Math.max(1_000, context.getRemainingTimeInMillis() - MARGIN_MS),
+      budgetMs: Math.max(1_000, remaining - MARGIN_MS),
+      leaseMs: remaining,
     });
     // Failing the invocation makes EventBridge retry and, after that, the DLQ and alarm see it.
     if (report.failures > 0) throw new Error(`Sweep left ${report.failures} item(s) unsettled`);

@@ -1,17 +1,16 @@
 // Short leases: one holder at a time for work that must not overlap itself (a product's reclaim, the sweep).
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { db, tableName } from './client.ts';
+import { db, getItem, tableName } from './client.ts';
 import type { Key } from './keys.ts';
 import { table } from './table.ts';
 import { isRetryableDynamoError } from './transact.ts';
 
 const leaseKey = (name: string): Key => ({ pk: `LEASE#${name}`, sk: 'LEASE' });
 
-/** Wall-clock ms from the monotonic clock: leases must not follow a test's faked or jumped `Date`. */
-const wallClockMs = () => Math.round(performance.timeOrigin + performance.now());
+/** Leases run on the wall clock, like the schedules they protect (a test that moves `Date` moves them too). */
+const wallClockMs = () => Date.now();
 
 export interface Lease {
   /** Gives the lease up (only if still ours); safe to call once the work is done or has failed. */
@@ -44,8 +43,11 @@ export async function acquireLease(name: string, ms: number): Promise<Lease | un
       }),
     );
   } catch (error) {
-    if (isConditionFailure(error) || isRetryableDynamoError(error)) return undefined;
-    throw error;
+    if (isConditionFailure(error)) return undefined;
+    if (!isRetryableDynamoError(error)) throw error;
+    // The answer was lost or refused: the write may still have landed, and then the lease is ours.
+    const current = await getItem<{ holder?: string }>(leaseKey(name)).catch(() => undefined);
+    if (current?.holder !== holder) return undefined;
   }
   return {
     async release() {

@@ -5,7 +5,7 @@ import { logger } from '../logger.ts';
 import { orderSlotEmpty, type ParkedPaymentItem, putOrder } from '../orders/items.ts';
 import { orderFromHold } from '../orders/rules.ts';
 import { returnUnits } from '../stock/items.ts';
-import { noteReturned } from '../stock/view.ts';
+import { movingUnits } from '../stock/view.ts';
 import { consumeHold, getHold, type HoldRef, releaseHold } from './items.ts';
 
 export type ReleaseOutcome = 'released' | 'already_settled' | 'paid_from_parked' | 'cancelled_from_parked';
@@ -17,11 +17,13 @@ export type ReleaseOutcome = 'released' | 'already_settled' | 'paid_from_parked'
  */
 export async function releaseExpiredHold(hold: HoldRef, now: Date): Promise<ReleaseOutcome> {
   try {
-    await transact('release_hold', {
-      hold: releaseHold(hold.hold_id, now),
-      ...returnUnits(hold),
-      orderSlot: orderSlotEmpty(hold.hold_id),
-    });
+    await movingUnits(hold, 'return', () =>
+      transact('release_hold', {
+        hold: releaseHold(hold.hold_id, now),
+        ...returnUnits(hold),
+        orderSlot: orderSlotEmpty(hold.hold_id),
+      }),
+    );
   } catch (error) {
     if (failedOn(error, 'hold')) return 'already_settled';
     const parked = failedOn(error, 'orderSlot')
@@ -30,7 +32,6 @@ export async function releaseExpiredHold(hold: HoldRef, now: Date): Promise<Rele
     if (parked?.entity !== 'parked_payment') throw error;
     return settleParkedPayment(hold, parked, now);
   }
-  noteReturned(hold);
   logger.info('hold_expired', { hold_id: hold.hold_id, product_id: hold.product_id, qty: hold.qty });
   return 'released';
 }
@@ -51,17 +52,24 @@ async function settleParkedPayment(
     parked.parked_key,
   );
   try {
-    await transact(
-      'settle_parked_payment',
-      success
-        ? { hold: consumeHold(hold.hold_id, now, false), order: putOrder(order, parked) }
-        : { hold: releaseHold(hold.hold_id, now), ...returnUnits(hold), order: putOrder(order, parked) },
-    );
+    if (success) {
+      await transact('settle_parked_payment', {
+        hold: consumeHold(hold.hold_id, now, false),
+        order: putOrder(order, parked),
+      });
+    } else {
+      await movingUnits(hold, 'return', () =>
+        transact('settle_parked_payment', {
+          hold: releaseHold(hold.hold_id, now),
+          ...returnUnits(hold),
+          order: putOrder(order, parked),
+        }),
+      );
+    }
   } catch (error) {
     if (failedOn(error, 'hold')) return 'already_settled';
     throw error;
   }
-  if (!success) noteReturned(hold);
   logger.info(success ? 'payment_applied' : 'hold_expired', {
     hold_id: hold.hold_id,
     order_id: order.order_id,

@@ -138,8 +138,15 @@ async function afterFailedAttempt(
     if (++tries.shortfalls > buckets + 1) forgetView(attempt.product_id);
     return undefined;
   }
-  if (!isRetryableDynamoError(error)) throw error;
-  if (!isConflict(error)) tries.unknownOutcome = true;
+  if (!isRetryableDynamoError(error)) {
+    forgetView(attempt.product_id);
+    throw error;
+  }
+  if (!isConflict(error)) {
+    // It may have landed: our hold is found by its id later, and the view is read afresh.
+    tries.unknownOutcome = true;
+    forgetView(attempt.product_id);
+  }
   if (tries.transactions >= config.TRANSACTION_MAX_ATTEMPTS) {
     if (tries.unknownOutcome && (await getHold(attempt.hold_id))) return ownHold(attempt.hold_id);
     logger.warn('contention_gave_up', {

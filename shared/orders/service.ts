@@ -7,7 +7,7 @@ import { consumeHold, getHold } from '../holds/items.ts';
 import { logger } from '../logger.ts';
 import { formatMinor } from '../money.ts';
 import { returnUnits, type UnitsRef } from '../stock/items.ts';
-import { noteReturned } from '../stock/view.ts';
+import { movingUnits } from '../stock/view.ts';
 import { expireOrder, type OrderItem, type OrderSlot, orderKey, putOrder } from './items.ts';
 import { decideOrder, orderFromHold } from './rules.ts';
 
@@ -62,17 +62,18 @@ export async function createOrder(
     );
     const cancelled = decision.status === 'cancelled';
     try {
-      await transact('create_order', {
-        hold: consumeHold(holdId, now, decision.requireUnexpired),
-        order: putOrder(order, parked),
-        ...(cancelled ? returnUnits(hold) : {}),
-      });
+      const write = () =>
+        transact('create_order', {
+          hold: consumeHold(holdId, now, decision.requireUnexpired),
+          order: putOrder(order, parked),
+          ...(cancelled ? returnUnits(hold) : {}),
+        });
+      await (cancelled ? movingUnits(hold, 'return', write) : write());
     } catch (error) {
       // The hold or the order slot changed under us (expired, ordered, payment parked): decide again from fresh state.
       if (failedOn(error, 'hold') || failedOn(error, 'order')) continue;
       throw error;
     }
-    if (cancelled) noteReturned(hold);
     logger.info('order_created', {
       order_id: holdId,
       product_id: hold.product_id,
@@ -90,12 +91,13 @@ export type OrderRef = UnitsRef & { order_id: string; qty: number };
 /** Pending past its payment window: the order moves to `expired` and its stock returns, exactly once. */
 export async function expireUnpaidOrder(order: OrderRef, now: Date): Promise<boolean> {
   try {
-    await transact('expire_order', { order: expireOrder(order.order_id, now), ...returnUnits(order) });
+    await movingUnits(order, 'return', () =>
+      transact('expire_order', { order: expireOrder(order.order_id, now), ...returnUnits(order) }),
+    );
   } catch (error) {
     if (failedOn(error, 'order')) return false;
     throw error;
   }
-  noteReturned(order);
   logger.info('order_expired', { order_id: order.order_id, product_id: order.product_id, qty: order.qty });
   return true;
 }

@@ -18,7 +18,7 @@ import {
 import { orderFromHold } from '../orders/rules.ts';
 import { getOrderSlot } from '../orders/service.ts';
 import { returnUnits, takeUnits } from '../stock/items.ts';
-import { noteReturned, noteTaken } from '../stock/view.ts';
+import { movingUnits } from '../stock/view.ts';
 import { decideForOrder, parkedAccepts, statusAfterExpiry, terminalFor } from './rules.ts';
 
 export interface PaymentInput {
@@ -89,11 +89,12 @@ async function applyToOrder(order: OrderItem, input: PaymentInput, now: Date): P
       return applied(order.order_id, order.status);
     case 'settle': {
       const cancel = decision.to === 'cancelled';
-      await transact('apply_payment', {
-        order: { Update: move('pending', decision.to) },
-        ...(cancel ? returnUnits(order) : {}),
-      });
-      if (cancel) noteReturned(order);
+      const write = () =>
+        transact('apply_payment', {
+          order: { Update: move('pending', decision.to) },
+          ...(cancel ? returnUnits(order) : {}),
+        });
+      await (cancel ? movingUnits(order, 'return', write) : write());
       logger.info('payment_applied', {
         ...log,
         order_status: decision.to,
@@ -118,8 +119,9 @@ async function lateSuccess(
   log: Record<string, string>,
 ): Promise<PaymentResult> {
   try {
-    await transact('apply_late_payment', { order: { Update: move('expired', 'paid') }, ...takeUnits(order) });
-    noteTaken(order);
+    await movingUnits(order, 'take', () =>
+      transact('apply_late_payment', { order: { Update: move('expired', 'paid') }, ...takeUnits(order) }),
+    );
     logger.info('payment_applied', {
       ...log,
       order_status: 'paid',

@@ -85,10 +85,27 @@ function adjust(productId: string, draws: readonly Draw[], sign: 1 | -1): void {
   }
 }
 
-/** This process took units (a hold or a late payment committed). */
+/** This process took units (a hold committed). */
 export const noteTaken = (ref: UnitsRef) => adjust(ref.product_id, ref.draws, -1);
-/** This process gave units back (release, cancellation, expiry committed). */
-export const noteReturned = (ref: UnitsRef) => adjust(ref.product_id, ref.draws, 1);
+
+/**
+ * Runs a write that takes or returns `ref`'s units and keeps the view in step: adjusted when it commits, dropped when
+ * it fails (a retried attempt whose answer was lost may have landed before a later one was refused).
+ */
+export async function movingUnits<T>(
+  ref: UnitsRef,
+  move: 'take' | 'return',
+  write: () => Promise<T>,
+): Promise<T> {
+  try {
+    const result = await write();
+    adjust(ref.product_id, ref.draws, move === 'take' ? -1 : 1);
+    return result;
+  } catch (error) {
+    forgetView(ref.product_id);
+    throw error;
+  }
+}
 
 /** DynamoDB told us a bucket's level (the item returned with a failed condition). */
 export function noteLevel(productId: string, bucket: number, available: number): void {

@@ -29,6 +29,8 @@ export interface SweepOptions {
   parallel?: number;
   /** Stop starting new pages after this long (the Lambda's remaining time, less a margin). */
   budgetMs?: number;
+  /** How long the sweep lease lasts: the Lambda's remaining time, so a sweep that dies frees it when it would have. */
+  leaseMs?: number;
 }
 
 type DeadlineItem = (HoldRef & { entity: 'hold' }) | (OrderRef & { entity: 'order' });
@@ -41,7 +43,7 @@ const LEASE = 'sweep';
  * conditional transaction, so racing a reclaim, an order or a webhook changes nothing for the loser.
  */
 export async function sweep(now: Date, options: SweepOptions = {}): Promise<SweepReport> {
-  const { parallel = 32, budgetMs = 50_000 } = options;
+  const { parallel = 32, budgetMs = 50_000, leaseMs = budgetMs + 5_000 } = options;
   const started = performance.now();
   const report: SweepReport = {
     skipped: false,
@@ -54,7 +56,7 @@ export async function sweep(now: Date, options: SweepOptions = {}): Promise<Swee
     duration_ms: 0,
     rate_per_second: 0,
   };
-  const lease = await acquireLease(LEASE, budgetMs + 10_000);
+  const lease = await acquireLease(LEASE, leaseMs);
   if (!lease) {
     logger.info('sweep_skipped', { reason: 'another_sweep_running' });
     return { ...report, skipped: true };

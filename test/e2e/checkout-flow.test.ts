@@ -17,6 +17,7 @@ describe('the README curl flow over HTTP', () => {
       currency: 'USD',
       stock: 100,
       available: 100,
+      stock_buckets: 2,
     });
 
     const hold = await api.post('/api/holds', { product_id: 1, qty: 2 });

@@ -54,7 +54,8 @@ describe('crash after k DynamoDB calls', () => {
   it('a hold without key either never happened or is whole, and a retry takes exactly one hold of stock', async () => {
     const request = async () => ({ body: { product_id: await productWithStock(5), qty: 2 } });
     const n = await callsMadeBy(request, (hold) => invoke(createHoldHandler, hold));
-    expect(n).toBeGreaterThanOrEqual(2);
+    // Just the reserving transaction: the product view is cached in this process since the restock.
+    expect(n).toBeGreaterThanOrEqual(1);
 
     for (let k = 0; k < n; k++) {
       await clearTable();
@@ -87,7 +88,7 @@ describe('crash after k DynamoDB calls', () => {
       headers: { 'idempotency-key': randomUUID() },
     });
     const n = await callsMadeBy(request, (hold) => invoke(createHoldHandler, hold));
-    expect(n).toBeGreaterThanOrEqual(4);
+    expect(n).toBeGreaterThanOrEqual(3);
 
     for (let k = 0; k < n; k++) {
       await clearTable();
@@ -247,7 +248,8 @@ describe('crash after k DynamoDB calls', () => {
       await crashAfterCalls(k, () => sweepNow(at(1000))).catch(() => 'crashed');
 
       await expectBalanced(product, `k=${k} after the crash`);
-      const report = await sweepNow(at(1001));
+      // The next scheduled run: after the crashed run's lease (its Lambda's remaining time, 10 s here) ran out.
+      const report = await sweepNow(at(1011));
       expect(report.failures, `k=${k}`).toBe(0);
       const [plain, paidEarly, failedEarly, unpaid] = await Promise.all(ids.map((id) => getHold(id)));
       const orders = await Promise.all(

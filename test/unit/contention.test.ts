@@ -3,14 +3,15 @@ import {
   ProvisionedThroughputExceededException,
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import 'aws-sdk-client-mock-vitest/extend';
 import { handler as createHoldHandler } from '../../functions/create-hold.ts';
 import { handler as getProductHandler } from '../../functions/get-product.ts';
-import { db } from '../../shared/db/client.ts';
-import { withContentionRetry } from '../../shared/db/retry.ts';
+import { db, tableName } from '../../shared/db/client.ts';
+import { withContentionRetry } from '../../shared/db/transact.ts';
+import { forgetView } from '../../shared/stock/view.ts';
 import { invoke } from '../support/lambda.ts';
 
 const documentClient = mockClient(db);
@@ -22,23 +23,25 @@ const cancelled = (...codes: string[]) =>
     CancellationReasons: codes.map((Code) => ({ Code })),
   });
 
-const productRows = [
-  {
-    pk: 'PRODUCT#1',
-    sk: 'PRODUCT',
-    entity: 'product',
-    product_id: '1',
-    name: 'P',
-    price_minor: 100,
-    currency: 'USD',
-  },
-  { pk: 'PRODUCT#1', sk: 'STOCK#0', entity: 'stock', product_id: '1', bucket: 0, stock: 10, available: 10 },
-];
+const product = {
+  pk: 'PRODUCT#1',
+  sk: 'PRODUCT',
+  entity: 'product',
+  product_id: '1',
+  name: 'P',
+  price_minor: 100,
+  currency: 'USD',
+  stock_buckets: 1,
+  bucket_slots: 1,
+};
+const bucket = { entity: 'stock', product_id: '1', bucket: 0, stock: 10, available: 10 };
 
 beforeEach(() => {
   documentClient.reset();
-  documentClient.on(QueryCommand).resolves({ Items: productRows });
-  documentClient.on(GetCommand).resolves({ Item: productRows[1] });
+  // Every test starts from DynamoDB, not from the view an earlier test left in this process.
+  forgetView('1');
+  documentClient.on(GetCommand).resolves({ Item: product });
+  documentClient.on(BatchGetCommand).resolves({ Responses: { [tableName]: [bucket] } });
 });
 afterEach(() => documentClient.reset());
 
@@ -92,7 +95,7 @@ describe('transaction conflicts', () => {
 describe('throttling', () => {
   it('answers 503 with Retry-After, not 500, when reads stay throttled', async () => {
     documentClient
-      .on(QueryCommand)
+      .on(GetCommand)
       .rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
 
     const answer = await invoke(getProductHandler, { pathParameters: { id: '1' } });
@@ -115,7 +118,7 @@ describe('throttling', () => {
 
   it('does not retry an unknown error and surfaces it as a 500 without internals', async () => {
     documentClient.on(GetCommand).rejects(new Error('socket hang up: secret internals'));
-    documentClient.on(QueryCommand).rejects(new Error('socket hang up: secret internals'));
+    documentClient.on(BatchGetCommand).rejects(new Error('socket hang up: secret internals'));
 
     const answer = await invoke(getProductHandler, { pathParameters: { id: '1' } });
 
