@@ -71,6 +71,17 @@ export const isConflict = (error: unknown): boolean =>
   reasonsOf(error)?.some((reason) => reason.Code === 'TransactionConflict') === true ||
   (error instanceof Error && error.name === 'TransactionConflictException');
 
+/** Refusals DynamoDB answers before writing anything: the write certainly did not land (unlike a timeout or 5xx). */
+const REFUSED_NAMES = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TransactionConflictException',
+  'TransactionInProgressException',
+]);
+export const certainlyNotWritten = (error: unknown): boolean =>
+  error instanceof TransactionCanceledException || (error instanceof Error && REFUSED_NAMES.has(error.name));
+
 export interface RetryOptions {
   /** Runs after each backoff, before the next attempt; throw to stop retrying (e.g. the stock is gone anyway). */
   beforeRetry?: (error: unknown) => Promise<void> | void;

@@ -1,9 +1,11 @@
 // Holds: reserve units with one conditional transaction on a stock bucket, release them exactly once at expiry.
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { config } from '../config.ts';
 import {
   ConditionFailed,
+  certainlyNotWritten,
   failedOn,
   isConflict,
   isRetryableDynamoError,
@@ -15,13 +17,16 @@ import { bucketOfItemName, takeUnits } from '../stock/items.ts';
 import { planDraws } from '../stock/rules.ts';
 import {
   busyBuckets,
+  coolingLeft,
   forgetView,
   levelsOf,
+  noteContention,
   noteLevel,
   noteTaken,
   stockView,
   totalAvailable,
   whileInFlight,
+  withBucketSlot,
 } from '../stock/view.ts';
 import { getHold, type HoldItem, putHold } from './items.ts';
 import { reclaimForBuyers } from './reclaim.ts';
@@ -37,15 +42,20 @@ export function holdView(hold: HoldItem) {
 }
 export type HoldView = ReturnType<typeof holdView>;
 
-/** How long a hold waits in this process for a bucket another of its requests is writing, before trying anyway. */
-const MAX_LOCAL_WAIT_MS = 2_000;
+/**
+ * How long a hold keeps retrying TransactionConflicts. A conflict is on one bucket and the next attempt picks
+ * another, so conflicts are bounded by time, not by TRANSACTION_MAX_ATTEMPTS (which bounds throttling and 5xx).
+ */
+const CONFLICT_BUDGET_MS = 3_000;
 
 /** What one hold request has learned so far. */
 interface Attempts {
+  /** Attempts that met throttling, 5xx or a timeout (not conflicts). */
   transactions: number;
+  /** performance.now() of the first transaction: conflicts are retried until CONFLICT_BUDGET_MS after it. */
+  firstAt?: number;
   /** Conditions that failed on a bucket our view thought had stock (the view was stale). */
   shortfalls: number;
-  waitedMs: number;
   /** An attempt's outcome is unknown (timeout, 5xx): it may have committed our hold. */
   unknownOutcome: boolean;
   reclaimed: boolean;
@@ -73,50 +83,50 @@ export async function createHold(productId: string, qty: number, now: Date): Pro
     created_at: now.toISOString(),
     expires_at: new Date(now.getTime() + config.HOLD_TTL_SECONDS * 1000).toISOString(),
   };
-  const tries: Attempts = {
-    transactions: 0,
-    shortfalls: 0,
-    waitedMs: 0,
-    unknownOutcome: false,
-    reclaimed: false,
-  };
+  const tries: Attempts = { transactions: 0, shortfalls: 0, unknownOutcome: false, reclaimed: false };
   for (;;) {
     const view = (await stockView(productId)) ?? first;
-    const busy = busyBuckets(productId);
-    const draws = planDraws(levelsOf(view), qty, Math.random, busy);
-    if (!draws) {
+    if (!planDraws(levelsOf(view), qty, Math.random)) {
       const answer = await whenSoldOut(hold, now, tries);
       if (answer) return answer;
       continue;
     }
-    // Every bucket that could serve us is being written by another request of this process: a second transaction
-    // there would only conflict, so wait our turn (bounded) instead.
-    if (draws.some((draw) => busy.has(draw.bucket)) && tries.waitedMs < MAX_LOCAL_WAIT_MS) {
-      const pause = 2 + Math.random() * 8;
-      tries.waitedMs += pause;
-      await sleep(pause);
-      continue;
-    }
-    const attempt: HoldItem = { ...hold, draws };
-    try {
-      tries.transactions++;
-      await whileInFlight(productId, draws, () =>
-        transactOnce('create_hold', { ...takeUnits(attempt), hold: putHold(attempt) }),
-      );
-      noteTaken(attempt);
-      logger.info('hold_created', {
-        hold_id: hold.hold_id,
-        product_id: productId,
-        qty,
-        draws,
-        expires_at: hold.expires_at,
-      });
-      return holdView(attempt);
-    } catch (error) {
-      const settled = await afterFailedAttempt(attempt, error, tries, view.buckets.size);
-      if (settled) return settled;
-    }
+    const granted = await withBucketSlot(productId, Math.max(1, view.buckets.size), () =>
+      attempt(hold, tries),
+    );
+    if (granted) return granted;
   }
+}
+
+/** One try, holding a slot: plan against the freshest view, wait out a conflict's cool-down, transact. */
+async function attempt(hold: HoldItem, tries: Attempts): Promise<HoldView | undefined> {
+  const view = await stockView(hold.product_id);
+  const draws = view && planDraws(levelsOf(view), hold.qty, Math.random, busyBuckets(hold.product_id));
+  if (!view || !draws) return undefined;
+  const cool = coolingLeft(
+    hold.product_id,
+    draws.map((draw) => draw.bucket),
+  );
+  if (cool > 0) await sleep(cool);
+  const candidate: HoldItem = { ...hold, draws };
+  tries.firstAt ??= performance.now();
+  try {
+    await whileInFlight(hold.product_id, draws, () =>
+      transactOnce('create_hold', { ...takeUnits(candidate), hold: putHold(candidate) }),
+    );
+  } catch (error) {
+    return afterFailedAttempt(candidate, error, tries, view.buckets.size);
+  }
+  noteTaken(candidate);
+  noteContention(hold.product_id, bucketsOf(candidate), true);
+  logger.info('hold_created', {
+    hold_id: hold.hold_id,
+    product_id: hold.product_id,
+    qty: hold.qty,
+    draws,
+    expires_at: hold.expires_at,
+  });
+  return holdView(candidate);
 }
 
 /** Decides what a failed attempt means: our hold exists after all, try again, or give up with 503. */
@@ -142,24 +152,33 @@ async function afterFailedAttempt(
     forgetView(attempt.product_id);
     throw error;
   }
-  if (!isConflict(error)) {
-    // It may have landed: our hold is found by its id later, and the view is read afresh.
+  const conflict = isConflict(error);
+  if (conflict) noteContention(attempt.product_id, bucketsOf(attempt), false);
+  else tries.transactions++;
+  if (!certainlyNotWritten(error)) {
+    // A timeout or 5xx may have landed: our hold is found by its id later, and the view is read afresh.
     tries.unknownOutcome = true;
     forgetView(attempt.product_id);
   }
-  if (tries.transactions >= config.TRANSACTION_MAX_ATTEMPTS) {
+  const exhausted = conflict
+    ? performance.now() - (tries.firstAt ?? 0) > CONFLICT_BUDGET_MS
+    : tries.transactions >= config.TRANSACTION_MAX_ATTEMPTS;
+  if (exhausted) {
     if (tries.unknownOutcome && (await getHold(attempt.hold_id))) return ownHold(attempt.hold_id);
     logger.warn('contention_gave_up', {
       operation: 'create_hold',
       attempts: tries.transactions,
+      waited_ms: Math.round(performance.now() - (tries.firstAt ?? 0)),
       error_name: (error as Error).name,
     });
     throw new ServiceBusy();
   }
-  // A conflict is on one bucket; the next attempt likely picks another, so back off only briefly.
-  await sleep(Math.random() * Math.min(500, 10 * 2 ** tries.transactions));
+  // A conflict cools its bucket and the next attempt picks another; throttling and 5xx back off as usual.
+  if (!conflict) await sleep(Math.random() * Math.min(1000, 25 * 2 ** tries.transactions));
   return undefined;
 }
+
+const bucketsOf = (hold: HoldItem) => hold.draws.map((draw) => draw.bucket);
 
 async function ownHold(holdId: string): Promise<HoldView> {
   const stored = await getHold(holdId);

@@ -25,6 +25,14 @@ const views = new Map<string, StockView>();
 const loading = new Map<string, Promise<StockView | undefined>>();
 /** Transactions this process has in flight per product and bucket: new holds prefer the other buckets. */
 const inFlight = new Map<string, Map<number, number>>();
+/**
+ * Buckets that answered TransactionConflict: another transaction holds them for a time we cannot see. A bucket is
+ * avoided for a backoff that doubles with each conflict (10 ms .. 200 ms). A commit there lowers the streak by one
+ * but keeps a shorter cool-down, so a bucket that is hot across processes is not hit again the moment we are done.
+ */
+const cooling = new Map<string, Map<number, { until: number; streak: number }>>();
+const COOL_BASE_MS = 10;
+const COOL_MAX_MS = 200;
 
 /** Reads the product and every bucket item consistently (the admin path reads through this too). */
 export async function readProduct(productId: string): Promise<StockView | undefined> {
@@ -113,9 +121,65 @@ export function noteLevel(productId: string, bucket: number, available: number):
   if (state) state.available = available;
 }
 
-/** Buckets of the product with a transaction of this process in flight. */
-export const busyBuckets = (productId: string): ReadonlySet<number> =>
-  new Set([...(inFlight.get(productId)?.entries() ?? [])].filter(([, n]) => n > 0).map(([bucket]) => bucket));
+/** Buckets of the product with a transaction of this process in flight, or cooling after a conflict. */
+export function busyBuckets(productId: string): ReadonlySet<number> {
+  const now = performance.now();
+  const busy = [...(inFlight.get(productId)?.entries() ?? [])]
+    .filter(([, n]) => n > 0)
+    .map(([bucket]) => bucket);
+  const cool = [...(cooling.get(productId)?.entries() ?? [])]
+    .filter(([, c]) => c.until > now)
+    .map(([b]) => b);
+  return new Set([...busy, ...cool]);
+}
+
+/** How long until none of `buckets` is cooling after a conflict (0 when none is). */
+export function coolingLeft(productId: string, buckets: readonly number[]): number {
+  const states = cooling.get(productId);
+  const now = performance.now();
+  return Math.max(0, ...buckets.map((bucket) => (states?.get(bucket)?.until ?? 0) - now));
+}
+
+/** The draws' buckets met a TransactionConflict (`ok` false) or committed (`ok` true). */
+export function noteContention(productId: string, buckets: readonly number[], ok: boolean): void {
+  const states = cooling.get(productId) ?? new Map<number, { until: number; streak: number }>();
+  cooling.set(productId, states);
+  for (const bucket of buckets) {
+    const streak = Math.max(0, (states.get(bucket)?.streak ?? 0) + (ok ? -1 : 1));
+    if (streak === 0) {
+      states.delete(bucket);
+      continue;
+    }
+    const backoff = Math.min(COOL_MAX_MS, COOL_BASE_MS * 2 ** (streak - 1));
+    states.set(bucket, { until: performance.now() + backoff * (0.5 + Math.random() / 2), streak });
+  }
+}
+
+interface Gate {
+  inUse: number;
+  waiters: Array<() => void>;
+}
+const gates = new Map<string, Gate>();
+
+/**
+ * Runs `operation` holding one of `capacity` slots of the product in this process, first come first served. With one
+ * slot per bucket, this process never sends two transactions at one bucket, and its waiting buyers are served in
+ * order instead of by luck. A Lambda serves one request at a time, so there it never waits.
+ */
+export async function withBucketSlot<T>(productId: string, capacity: number, operation: () => Promise<T>) {
+  const gate = gates.get(productId) ?? { inUse: 0, waiters: [] };
+  gates.set(productId, gate);
+  if (gate.inUse < capacity && gate.waiters.length === 0) gate.inUse++;
+  else await new Promise<void>((resolve) => gate.waiters.push(resolve));
+  try {
+    return await operation();
+  } finally {
+    // Hand the slot straight to the next in line, or give it back.
+    const next = gate.waiters.shift();
+    if (next) next();
+    else gate.inUse--;
+  }
+}
 
 /** Marks the draws' buckets in flight while `operation` runs. */
 export async function whileInFlight<T>(

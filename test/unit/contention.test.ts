@@ -69,13 +69,26 @@ describe('transaction conflicts', () => {
     });
   });
 
-  it('answers 503 with Retry-After when conflicts persist past the bounded retries', async () => {
+  it('answers 503 with Retry-After when conflicts persist past the conflict budget, backing off the hot bucket', async () => {
     documentClient.on(TransactWriteCommand).rejects(cancelled('TransactionConflict', 'None'));
 
     const answer = await invoke(createHoldHandler, { body: { product_id: 1, qty: 1 } });
 
     expect(answer.status).toBe(503);
     expect(answer.headers['Retry-After']).toBe('1');
+    expect(answer.body.error?.code).toBe('SERVICE_UNAVAILABLE');
+    // Time-bounded (3 s), and each conflict cools the only bucket for up to 200 ms: a few tens, never a spin.
+    const sent = documentClient.commandCalls(TransactWriteCommand).length;
+    expect(sent).toBeGreaterThanOrEqual(8);
+    expect(sent).toBeLessThanOrEqual(40);
+  });
+
+  it('answers 503 after TRANSACTION_MAX_ATTEMPTS when a hold keeps being throttled', async () => {
+    documentClient.on(TransactWriteCommand).rejects(cancelled('ThrottlingError', 'None'));
+
+    const answer = await invoke(createHoldHandler, { body: { product_id: 1, qty: 1 } });
+
+    expect(answer.status).toBe(503);
     expect(answer.body.error?.code).toBe('SERVICE_UNAVAILABLE');
     expect(documentClient).toHaveReceivedCommandTimes(TransactWriteCommand, 8);
   });
