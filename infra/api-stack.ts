@@ -47,7 +47,8 @@ export type FunctionId = (typeof routes)[number]['id'] | typeof sweeper.id;
 const TABLE_ACTIONS: Record<Access, readonly string[]> = {
   none: [],
   read: ['dynamodb:GetItem', 'dynamodb:Query'],
-  // No DeleteItem: the domain never deletes (settled items carry the TTL attribute and DynamoDB removes them).
+  // No DeleteItem: the domain never deletes (settled items carry the TTL attribute and DynamoDB removes them);
+  // only a lease is deleted when given back (`takesLeases`).
   write: [
     'dynamodb:ConditionCheckItem',
     'dynamodb:GetItem',
@@ -98,6 +99,8 @@ interface FunctionSpec {
   readonly usesWebhookSecret?: boolean;
   /** From the route table; a function without it reads the base table only and gets no index ARN at all. */
   readonly queries?: readonly IndexName[];
+  readonly readsStockView?: boolean;
+  readonly takesLeases?: boolean;
 }
 
 export interface ApiStackProps extends StackProps {
@@ -213,6 +216,8 @@ export class ApiStack extends Stack {
     const tableActions = new Set([
       ...TABLE_ACTIONS[spec.access],
       ...(spec.idempotent ? IDEMPOTENCY_ACTIONS : []),
+      ...(spec.readsStockView ? ['dynamodb:BatchGetItem'] : []),
+      ...(spec.takesLeases ? ['dynamodb:DeleteItem'] : []),
     ]);
     const statements = [
       ...(tableActions.size > 0

@@ -22,6 +22,10 @@ export interface RouteDefinition {
   readonly idempotent?: boolean;
   /** GSIs the function queries (it gets Query on exactly these index ARNs, nothing else). */
   readonly queries?: readonly IndexName[];
+  /** The function reads a product's stock buckets in one BatchGetItem (the per-process stock view). */
+  readonly readsStockView?: boolean;
+  /** The function takes and gives back short leases (reclaim, sweep): giving one back is a conditional delete. */
+  readonly takesLeases?: boolean;
 }
 
 export const routes = [
@@ -40,6 +44,7 @@ export const routes = [
     entry: 'functions/get-product.ts',
     access: 'read',
     auth: 'none',
+    readsStockView: true,
   },
   {
     id: 'put-product',
@@ -48,6 +53,7 @@ export const routes = [
     entry: 'functions/put-product.ts',
     access: 'write',
     auth: 'iam',
+    readsStockView: true,
   },
   {
     id: 'create-hold',
@@ -57,8 +63,10 @@ export const routes = [
     access: 'write',
     auth: 'none',
     idempotent: true,
-    // Reclaims the product's expired-but-unswept holds when stock is short.
+    // Reclaims the product's expired-but-unswept holds when stock is short, one reclaimer at a time (a lease).
     queries: ['holdsOfProduct'],
+    readsStockView: true,
+    takesLeases: true,
   },
   {
     id: 'create-order',
@@ -94,6 +102,8 @@ export const sweeper = {
   entry: 'functions/expire-holds.ts',
   access: 'write',
   queries: ['byDeadline'],
+  /** One sweep at a time: a sweep that runs past its schedule is not joined by the next. */
+  takesLeases: true,
   /** EventBridge schedule in the cloud; the local runtime uses EXPIRY_SWEEP_SECONDS. */
   schedule: 'rate(1 minute)',
 } as const;

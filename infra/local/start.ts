@@ -90,6 +90,10 @@ async function main(): Promise<void> {
   await ensureTable(dynamo.endpoint, settings.TABLE_NAME);
 
   const { config } = await import('#shared/config.ts');
+  // Fault injection (FAULT_INJECTION) and the cloud's contention (CONTENTION_MODE) sit on the one client.
+  const { installLocalLayers } = await import('./dynamo-layers.ts');
+  const layers = installLocalLayers();
+  const contention = layers.contention?.params;
   const { seed } = await import('./seed.ts');
   const seeded = await seed();
 
@@ -108,6 +112,7 @@ async function main(): Promise<void> {
       `  DynamoDB ${settings.DYNAMODB_ENDPOINT ? 'at' : 'Local started at'} ${dynamo.endpoint}, table ${settings.TABLE_NAME}`,
       `  product 1 ${seeded ? 'seeded' : 'already present'}; hold TTL ${config.HOLD_TTL_SECONDS}s, max ${config.MAX_QTY_PER_HOLD} per hold`,
       `  expiry sweep ${settings.EXPIRY_SWEEP_SECONDS > 0 ? `every ${settings.EXPIRY_SWEEP_SECONDS}s` : 'off'}; webhook signatures ${config.WEBHOOK_SECRET ? 'required' : 'not checked'}`,
+      `  contention mode ${contention ? `on (occupancy ${contention.occupancyMs} ms, ${contention.writeUnitsPerSecond} write / ${contention.readUnitsPerSecond} read units/s per partition)` : 'off'}; fault injection ${process.env.FAULT_INJECTION ?? 'off'}`,
       '',
       curlFlow(base, Boolean(config.WEBHOOK_SECRET)),
       '',

@@ -57,6 +57,10 @@ describe('function bundles', () => {
       expect(code.split('\n').length).toBeLessThan(1000);
       expect(code).toContain('DynamoDB_20120810');
       for (const sdk of sdkPackages) expect(code, sdk).not.toContain(`require("${sdk}")`);
+      // Test and local machinery (infra/local) never ships: its middleware names and messages are absent.
+      for (const local of ['faultInjection', 'contentionMode', 'Simulated socket timeout']) {
+        expect(code, local).not.toContain(local);
+      }
     },
   );
 

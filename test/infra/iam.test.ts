@@ -14,17 +14,27 @@ const write = [
   'dynamodb:UpdateItem on table',
   'dynamodb:ConditionCheckItem on table',
 ];
-// Powertools idempotency deletes its in-progress record when the handler fails; nothing else deletes.
+// Powertools idempotency deletes its in-progress record when the handler fails; a lease is deleted when given back.
 const idempotency = ['dynamodb:DeleteItem on table'];
+const leases = ['dynamodb:DeleteItem on table'];
+// The per-process stock view reads a product's buckets in one BatchGetItem.
+const stockView = ['dynamodb:BatchGetItem on table'];
 
 const expected: Record<FunctionId, string[]> = {
   // Liveness only: touches no table, so it may not read one.
   health: [...logs, ...tracing],
-  'get-product': [...read, ...logs, ...tracing],
+  'get-product': [...read, ...stockView, ...logs, ...tracing],
   'get-order': [...read, ...logs, ...tracing],
-  'put-product': [...write, ...logs, ...tracing],
+  'put-product': [...write, ...stockView, ...logs, ...tracing],
   'create-order': [...write, ...logs, ...tracing],
-  'create-hold': [...write, ...idempotency, 'dynamodb:Query on index holdsOfProduct', ...logs, ...tracing],
+  'create-hold': [
+    ...write,
+    ...idempotency,
+    ...stockView,
+    'dynamodb:Query on index holdsOfProduct',
+    ...logs,
+    ...tracing,
+  ],
   'payment-webhook': [
     ...write,
     ...idempotency,
@@ -34,6 +44,7 @@ const expected: Record<FunctionId, string[]> = {
   ],
   'expire-holds': [
     ...write,
+    ...leases,
     'dynamodb:Query on index byDeadline',
     'sqs:SendMessage on sweeper DLQ',
     'sqs:GetQueueAttributes on sweeper DLQ',
@@ -86,18 +97,20 @@ describe('function permissions', () => {
     },
   );
 
-  it('GIVEN a read route WHEN its role is read THEN it can only GetItem and Query the base table', () => {
+  it('GIVEN a read route WHEN its role is read THEN it can only GetItem, BatchGetItem and Query the base table', () => {
     const readRoutes = routes.filter((route) => route.access === 'read');
     expect(readRoutes.map((route) => route.id)).toContain('get-product');
     for (const route of readRoutes) {
       const dynamo = [...permissionsOf(built, route.id)].filter((permission) =>
         permission.startsWith('dynamodb:'),
       );
-      expect(dynamo.sort(), route.id).toEqual(['dynamodb:GetItem on table', 'dynamodb:Query on table']);
+      const reads = ['dynamodb:GetItem on table', 'dynamodb:Query on table'];
+      const view = 'readsStockView' in route && route.readsStockView ? stockView : [];
+      expect(dynamo.sort(), route.id).toEqual([...view, ...reads].sort());
     }
   });
 
-  it('GIVEN get-product WHEN its inline policy is matched THEN the table statement is GetItem+Query and no statement puts', () => {
+  it('GIVEN get-product WHEN its inline policy is matched THEN the table statement is reads only and no statement puts', () => {
     built.apiTemplate.hasResourceProperties('AWS::IAM::Role', {
       Description: Match.stringLikeRegexp('^get-product:'),
       Policies: [
@@ -108,7 +121,7 @@ describe('function permissions', () => {
               Match.objectLike({
                 Sid: 'Table',
                 Effect: 'Allow',
-                Action: ['dynamodb:GetItem', 'dynamodb:Query'],
+                Action: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'],
               }),
             ]),
           },
