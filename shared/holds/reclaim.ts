@@ -6,7 +6,7 @@ import { acquireLease, waitForLease } from '../db/lease.ts';
 import { logger } from '../logger.ts';
 import { stockView } from '../stock/view.ts';
 import { expiredHoldsOfProduct } from './items.ts';
-import { releaseExpiredHold, unitsFreed } from './release.ts';
+import { releaseExpiredGroup, releaseGroups, unitsFreed } from './release.ts';
 
 /** Expired holds one reclaim pass looks at per index shard. */
 const RECLAIM_BATCH = 25;
@@ -67,12 +67,16 @@ async function reclaimOnce(productId: string, now: Date): Promise<ReclaimResult>
     return { freed: 0, elsewhere: true };
   }
   try {
-    const outcomes = await mapLimit(expired, RECLAIM_PARALLEL, (hold) => releaseExpiredHold(hold, now));
+    // One group per bucket, released side by side: the pass never conflicts with itself.
+    const groups = releaseGroups(expired);
+    const outcomes = await mapLimit(groups, RECLAIM_PARALLEL, (group) => releaseExpiredGroup(group, now));
     let freed = 0;
+    let failed = 0;
     outcomes.forEach((outcome, index) => {
-      if (outcome.status === 'fulfilled') freed += unitsFreed(outcome.value, expired[index]?.qty ?? 0);
+      const group = groups[index] ?? [];
+      if (outcome.status === 'rejected') failed += group.length;
+      else freed += outcome.value.reduce((sum, result, i) => sum + unitsFreed(result, group[i]?.qty ?? 0), 0);
     });
-    const failed = outcomes.filter((outcome) => outcome.status === 'rejected').length;
     logger.info('hold_reclaimed', { product_id: productId, holds: expired.length, qty: freed, failed });
     return { freed, elsewhere: false };
   } finally {

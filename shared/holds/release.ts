@@ -1,6 +1,6 @@
 // Releasing a hold exactly once when it expires, and settling a payment that was parked on it.
 import { config } from '../config.ts';
-import { failedOn, transact } from '../db/transact.ts';
+import { ConditionFailed, failedOn, transact } from '../db/transact.ts';
 import { logger } from '../logger.ts';
 import { orderSlotEmpty, type ParkedPaymentItem, putOrder } from '../orders/items.ts';
 import { orderFromHold } from '../orders/rules.ts';
@@ -84,3 +84,68 @@ async function settleParkedPayment(
 /** Units a release outcome gave back to the stock. */
 export const unitsFreed = (outcome: ReleaseOutcome, qty: number) =>
   outcome === 'released' || outcome === 'cancelled_from_parked' ? qty : 0;
+
+/** Holds per batch transaction: two items each (the hold, its order slot) plus the one bucket, under 100 items. */
+export const RELEASE_BATCH = 45;
+
+/**
+ * Groups expired holds for release: the holds that drew from one bucket of one product go together (released in
+ * batches, one after another, so a release pass never conflicts with itself on a bucket); a hold that spans buckets
+ * is a group of its own.
+ */
+export function releaseGroups(holds: readonly HoldRef[]): HoldRef[][] {
+  const byBucket = new Map<string, HoldRef[]>();
+  const singles: HoldRef[][] = [];
+  for (const hold of holds) {
+    const [only, ...more] = hold.draws;
+    if (!only || more.length > 0) {
+      singles.push([hold]);
+      continue;
+    }
+    const key = `${hold.product_id}#${only.bucket}`;
+    byBucket.set(key, [...(byBucket.get(key) ?? []), hold]);
+  }
+  return [...byBucket.values(), ...singles];
+}
+
+/** Releases a group from `releaseGroups`, RELEASE_BATCH holds per transaction, one transaction after another. */
+export async function releaseExpiredGroup(group: readonly HoldRef[], now: Date): Promise<ReleaseOutcome[]> {
+  const outcomes: ReleaseOutcome[] = [];
+  for (let start = 0; start < group.length; start += RELEASE_BATCH) {
+    outcomes.push(...(await releaseBatch(group.slice(start, start + RELEASE_BATCH), now)));
+  }
+  return outcomes;
+}
+
+/**
+ * One transaction for holds of one bucket: every hold flips `active -> released` (each conditioned on being active
+ * and expired, with an empty order slot) and the bucket gets their units back in one update. If any condition fails
+ * (settled meanwhile, a payment parked), each hold is released on its own, which sorts them out.
+ */
+async function releaseBatch(batch: readonly HoldRef[], now: Date): Promise<ReleaseOutcome[]> {
+  const [first, ...rest] = batch;
+  const bucket = first?.draws[0]?.bucket;
+  if (!first || rest.length === 0 || bucket === undefined) {
+    return Promise.all(batch.map((hold) => releaseExpiredHold(hold, now)));
+  }
+  const qty = batch.reduce((sum, hold) => sum + hold.qty, 0);
+  const units = { product_id: first.product_id, draws: [{ bucket, qty }] };
+  const items = Object.fromEntries(
+    batch.flatMap((hold) => [
+      [`hold:${hold.hold_id}`, releaseHold(hold.hold_id, now)],
+      [`slot:${hold.hold_id}`, orderSlotEmpty(hold.hold_id)],
+    ]),
+  );
+  try {
+    await movingUnits(units, 'return', () => transact('release_holds', { ...items, ...returnUnits(units) }));
+  } catch (error) {
+    if (!(error instanceof ConditionFailed)) throw error;
+    const outcomes: ReleaseOutcome[] = [];
+    for (const hold of batch) outcomes.push(await releaseExpiredHold(hold, now));
+    return outcomes;
+  }
+  for (const hold of batch) {
+    logger.info('hold_expired', { hold_id: hold.hold_id, product_id: hold.product_id, qty: hold.qty });
+  }
+  return batch.map(() => 'released');
+}

@@ -4,7 +4,7 @@ import { mapLimit } from '../concurrency.ts';
 import { acquireLease } from '../db/lease.ts';
 import { DEADLINE_SHARDS } from '../db/table.ts';
 import type { HoldRef } from '../holds/items.ts';
-import { type ReleaseOutcome, releaseExpiredHold } from '../holds/release.ts';
+import { type ReleaseOutcome, releaseExpiredGroup, releaseGroups } from '../holds/release.ts';
 import { logger } from '../logger.ts';
 import { expireUnpaidOrder, type OrderRef } from '../orders/service.ts';
 import { pastDeadlinePage } from './items.ts';
@@ -37,10 +37,15 @@ type DeadlineItem = (HoldRef & { entity: 'hold' }) | (OrderRef & { entity: 'orde
 
 const LEASE = 'sweep';
 
+/** Items read per shard and round: a round settles up to DEADLINE_SHARDS x PAGE items, grouped by bucket. */
+const PAGE = 500;
+
 /**
  * Settles everything past its deadline at `now`. One sweep at a time (a lease), so a sweep that runs past its
- * schedule is not joined by the next one; within a sweep, `parallel` settlements run at once. Each settlement is a
- * conditional transaction, so racing a reclaim, an order or a webhook changes nothing for the loser.
+ * schedule is not joined by the next one. Each round reads a page of every deadline shard, releases the expired
+ * holds in batches of one stock bucket each (`parallel` transactions at once, so a hot product's buckets are
+ * released side by side, not one hold at a time) and expires the unpaid orders. Every settlement is a conditional
+ * transaction, so racing a reclaim, an order or a webhook changes nothing for the loser.
  */
 export async function sweep(now: Date, options: SweepOptions = {}): Promise<SweepReport> {
   const { parallel = 32, budgetMs = 50_000, leaseMs = budgetMs + 5_000 } = options;
@@ -62,17 +67,17 @@ export async function sweep(now: Date, options: SweepOptions = {}): Promise<Swee
     return { ...report, skipped: true };
   }
   try {
-    await Promise.all(
-      Array.from({ length: DEADLINE_SHARDS }, (_, shard) =>
-        sweepShard(
-          shard,
-          now,
-          report,
-          Math.max(1, Math.floor(parallel / DEADLINE_SHARDS)),
-          started + budgetMs,
-        ),
-      ),
+    const cursors = new Map<number, Record<string, unknown> | undefined>(
+      Array.from({ length: DEADLINE_SHARDS }, (_, shard) => [shard, undefined]),
     );
+    while (cursors.size > 0) {
+      if (performance.now() - started > budgetMs) {
+        report.incomplete = true;
+        break;
+      }
+      const items = await readRound(cursors, now);
+      await settleRound(items, now, report, parallel);
+    }
   } finally {
     await lease.release();
   }
@@ -83,33 +88,50 @@ export async function sweep(now: Date, options: SweepOptions = {}): Promise<Swee
   return report;
 }
 
-async function sweepShard(shard: number, now: Date, report: SweepReport, parallel: number, stopAt: number) {
+/** One page of every shard still open; a shard whose page was its last leaves `cursors`. */
+async function readRound(cursors: Map<number, Record<string, unknown> | undefined>, now: Date) {
+  const pages = await Promise.all(
+    [...cursors].map(async ([shard, start]) => ({
+      shard,
+      page: await pastDeadlinePage(shard, now, start, PAGE),
+    })),
+  );
+  for (const { shard, page } of pages) {
+    if (page.next) cursors.set(shard, page.next);
+    else cursors.delete(shard);
+  }
+  return pages.flatMap(({ page }) => page.items as DeadlineItem[]);
+}
+
+async function settleRound(items: DeadlineItem[], now: Date, report: SweepReport, parallel: number) {
   const count = (outcome: ReleaseOutcome) => {
     if (outcome === 'released' || outcome === 'cancelled_from_parked') report.holds_released++;
     else if (outcome === 'paid_from_parked') report.holds_paid_from_parked++;
     else report.holds_already_settled++;
   };
-  let next: Record<string, unknown> | undefined;
-  do {
-    if (performance.now() > stopAt) {
-      report.incomplete = true;
-      return;
-    }
-    const page = await pastDeadlinePage(shard, now, next);
-    await mapLimit(page.items as DeadlineItem[], parallel, async (item) => {
-      try {
-        if (item.entity === 'hold') count(await releaseExpiredHold(item, now));
-        else if (await expireUnpaidOrder(item, now)) report.orders_expired++;
-      } catch (error) {
-        // One stuck item must not stop the sweep; it stays in the index and the next sweep retries it.
-        report.failures++;
-        logger.error('sweep_item_failed', {
-          entity: item.entity,
-          item_id: item.entity === 'hold' ? item.hold_id : item.order_id,
-          error,
-        });
-      }
-    });
-    next = page.next;
-  } while (next);
+  const holds = items.filter((item): item is HoldRef & { entity: 'hold' } => item.entity === 'hold');
+  const orders = items.filter((item): item is OrderRef & { entity: 'order' } => item.entity === 'order');
+  // Each piece of work: how many items it settles, and how.
+  const work: Array<{ items: number; run: () => Promise<void> }> = [
+    ...releaseGroups(holds).map((group) => ({
+      items: group.length,
+      run: async () => {
+        for (const outcome of await releaseExpiredGroup(group, now)) count(outcome);
+      },
+    })),
+    ...orders.map((order) => ({
+      items: 1,
+      run: async () => {
+        if (await expireUnpaidOrder(order, now)) report.orders_expired++;
+      },
+    })),
+  ];
+  const results = await mapLimit(work, parallel, (piece) => piece.run());
+  results.forEach((result, index) => {
+    if (result.status === 'fulfilled') return;
+    // One stuck batch must not stop the sweep; its items stay in the index and the next sweep retries them.
+    const items = work[index]?.items ?? 1;
+    report.failures += items;
+    logger.error('sweep_item_failed', { error: result.reason, items });
+  });
 }
