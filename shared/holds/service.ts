@@ -92,41 +92,48 @@ export async function createHold(productId: string, qty: number, now: Date): Pro
       continue;
     }
     const granted = await withBucketSlot(productId, Math.max(1, view.buckets.size), () =>
-      attempt(hold, tries),
+      attemptsInSlot(hold, tries),
     );
     if (granted) return granted;
   }
 }
 
-/** One try, holding a slot: plan against the freshest view, wait out a conflict's cool-down, transact. */
-async function attempt(hold: HoldItem, tries: Attempts): Promise<HoldView | undefined> {
-  const view = await stockView(hold.product_id);
-  const draws = view && planDraws(levelsOf(view), hold.qty, Math.random, busyBuckets(hold.product_id));
-  if (!view || !draws) return undefined;
-  const cool = coolingLeft(
-    hold.product_id,
-    draws.map((draw) => draw.bucket),
-  );
-  if (cool > 0) await sleep(cool);
-  const candidate: HoldItem = { ...hold, draws };
-  tries.firstAt ??= performance.now();
-  try {
-    await whileInFlight(hold.product_id, draws, () =>
-      transactOnce('create_hold', { ...takeUnits(candidate), hold: putHold(candidate) }),
+/**
+ * Tries while holding a slot: conflicts and stale views are retried here, so a buyer who met a conflict keeps its
+ * place instead of queueing again. Undefined when the view says sold out (the caller reclaims or refuses).
+ */
+async function attemptsInSlot(hold: HoldItem, tries: Attempts): Promise<HoldView | undefined> {
+  for (;;) {
+    const view = await stockView(hold.product_id);
+    const draws = view && planDraws(levelsOf(view), hold.qty, Math.random, busyBuckets(hold.product_id));
+    if (!view || !draws) return undefined;
+    const cool = coolingLeft(
+      hold.product_id,
+      draws.map((draw) => draw.bucket),
     );
-  } catch (error) {
-    return afterFailedAttempt(candidate, error, tries, view.buckets.size);
+    if (cool > 0) await sleep(cool);
+    const candidate: HoldItem = { ...hold, draws };
+    tries.firstAt ??= performance.now();
+    try {
+      await whileInFlight(hold.product_id, draws, () =>
+        transactOnce('create_hold', { ...takeUnits(candidate), hold: putHold(candidate) }),
+      );
+    } catch (error) {
+      const settled = await afterFailedAttempt(candidate, error, tries, view.buckets.size);
+      if (settled) return settled;
+      continue;
+    }
+    noteTaken(candidate);
+    noteContention(hold.product_id, bucketsOf(candidate), true);
+    logger.info('hold_created', {
+      hold_id: hold.hold_id,
+      product_id: hold.product_id,
+      qty: hold.qty,
+      draws,
+      expires_at: hold.expires_at,
+    });
+    return holdView(candidate);
   }
-  noteTaken(candidate);
-  noteContention(hold.product_id, bucketsOf(candidate), true);
-  logger.info('hold_created', {
-    hold_id: hold.hold_id,
-    product_id: hold.product_id,
-    qty: hold.qty,
-    draws,
-    expires_at: hold.expires_at,
-  });
-  return holdView(candidate);
 }
 
 /** Decides what a failed attempt means: our hold exists after all, try again, or give up with 503. */

@@ -89,42 +89,42 @@ export function returnUnits(ref: UnitsRef): Record<string, TransactItem> {
   );
 }
 
+export const productPut = (product: ProductItem, exists: boolean) => ({
+  TableName: tableName,
+  Item: { ...productKey(product.product_id), ...product },
+  ConditionExpression: exists ? 'attribute_exists(pk)' : 'attribute_not_exists(pk)',
+});
 export const putProductItem = (product: ProductItem, exists: boolean): TransactItem => ({
-  Put: {
-    TableName: tableName,
-    Item: { ...productKey(product.product_id), ...product },
-    ConditionExpression: exists ? 'attribute_exists(pk)' : 'attribute_not_exists(pk)',
-  },
+  Put: productPut(product, exists),
 });
 
 /** A new bucket (count raised or first stock): only if it does not exist yet. */
-export const createBucket = (bucket: StockBucketItem): TransactItem => ({
-  Put: {
-    TableName: tableName,
-    Item: { ...stockBucketKey(bucket.product_id, bucket.bucket), ...bucket },
-    ConditionExpression: 'attribute_not_exists(pk)',
-  },
+export const bucketCreate = (bucket: StockBucketItem) => ({
+  TableName: tableName,
+  Item: { ...stockBucketKey(bucket.product_id, bucket.bucket), ...bucket },
+  ConditionExpression: 'attribute_not_exists(pk)',
 });
+export const createBucket = (bucket: StockBucketItem): TransactItem => ({ Put: bucketCreate(bucket) });
 
 /**
  * A restock or rebalance of one bucket: `stock` and `available` move by the same delta, so the bucket's ledger
  * stays balanced whatever holds did meanwhile. Conditioned on the stock it was planned from (a concurrent restock
  * re-plans) and on `available` never going below zero.
  */
+export const bucketMove = (productId: string, bucket: number, seenStock: number, delta: number) => ({
+  TableName: tableName,
+  Key: stockBucketKey(productId, bucket),
+  UpdateExpression: 'SET stock = stock + :delta, available = available + :delta',
+  ConditionExpression: 'stock = :seen AND available >= :needed',
+  ExpressionAttributeValues: { ':delta': delta, ':seen': seenStock, ':needed': Math.max(0, -delta) },
+});
 export const moveBucket = (
   productId: string,
   bucket: number,
   seenStock: number,
   delta: number,
 ): TransactItem => ({
-  Update: {
-    TableName: tableName,
-    Key: stockBucketKey(productId, bucket),
-    UpdateExpression: 'SET stock = stock + :delta, available = available + :delta',
-    ConditionExpression: 'stock = :seen AND available >= :needed',
-    ExpressionAttributeValues: { ':delta': delta, ':seen': seenStock, ':needed': Math.max(0, -delta) },
-    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-  },
+  Update: bucketMove(productId, bucket, seenStock, delta),
 });
 
 /** The audit's repair: set `available` to what the items say, only if nothing moved since the check. */

@@ -1,10 +1,22 @@
 // Products: the catalogue view buyers read, and the admin's create / restock / re-split, ledger-balanced per bucket.
-import { ConditionFailed, type NamedItems, transact } from '../db/transact.ts';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { db } from '../db/client.ts';
+import { ConditionFailed, transact, withContentionRetry } from '../db/transact.ts';
 import { ProductNotFound, ServiceBusy, StockBelowCommitted } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { formatMinor, parsePrice } from '../money.ts';
 import type { PutProductBody } from '../schemas.ts';
-import { createBucket, moveBucket, type ProductItem, putProductItem, stockItemName } from './items.ts';
+import {
+  bucketCreate,
+  bucketMove,
+  createBucket,
+  moveBucket,
+  type ProductItem,
+  productPut,
+  putProductItem,
+  type StockBucketItem,
+  stockItemName,
+} from './items.ts';
 import { type BucketChange, defaultBucketCount, planRestock } from './rules.ts';
 import { forgetView, readProduct, type StockView, stockView } from './view.ts';
 
@@ -29,27 +41,13 @@ export async function getProduct(productId: string): Promise<ProductView> {
   return productView(view);
 }
 
-function bucketItems(productId: string, changes: readonly BucketChange[]): NamedItems {
-  return Object.fromEntries(
-    changes.map((change) => [
-      stockItemName(change.bucket),
-      change.kind === 'create'
-        ? createBucket({
-            entity: 'stock',
-            product_id: productId,
-            bucket: change.bucket,
-            stock: change.stock,
-            available: change.stock,
-          })
-        : moveBucket(productId, change.bucket, change.seenStock, change.delta),
-    ]),
-  );
-}
-
 /**
  * Creates or updates a product. The new total `stock` is spread over `stock_buckets` buckets (kept, or the default
  * for a new product); each bucket's stock and available move together, so units held or sold stay balanced.
- * A concurrent hold or restock that changed what the plan was built on makes it read and plan again.
+ * A new product is written in one transaction. A live one is changed one bucket at a time, because one transaction
+ * over every hot bucket would keep meeting the holds' transactions: units leave buckets first, new buckets come
+ * next, then the product item, then units arrive, so an interrupted PUT never shows more stock than asked for, and
+ * repeating it finishes the job. A write that finds its bucket changed (a hold, another restock) plans again.
  */
 export async function putProduct(
   productId: string,
@@ -58,46 +56,94 @@ export async function putProduct(
 ): Promise<{ created: boolean; product: ProductView }> {
   const nowIso = now.toISOString();
   const priceMinor = parsePrice(input.price);
-  for (let round = 0; round < 8; round++) {
-    const current = await readProduct(productId);
-    const bucketCount =
-      input.stock_buckets ?? current?.product.stock_buckets ?? defaultBucketCount(input.stock);
-    const plan = planRestock([...(current?.buckets.values() ?? [])], input.stock, bucketCount);
-    if (!plan.ok) throw new StockBelowCommitted(plan.committed);
-    const product: ProductItem = {
-      entity: 'product',
-      product_id: productId,
-      name: input.name,
-      price_minor: priceMinor,
-      currency: input.currency,
-      stock_buckets: bucketCount,
-      bucket_slots: plan.slots,
-      created_at: current?.product.created_at ?? nowIso,
-      updated_at: nowIso,
-    };
-    try {
-      await transact('put_product', {
-        product: putProductItem(product, current !== undefined),
-        ...bucketItems(productId, plan.changes),
+  try {
+    for (let round = 0; round < 8; round++) {
+      const current = await readProduct(productId, input.stock_buckets);
+      const bucketCount =
+        input.stock_buckets ?? current?.product.stock_buckets ?? defaultBucketCount(input.stock);
+      const plan = planRestock([...(current?.buckets.values() ?? [])], input.stock, bucketCount);
+      if (!plan.ok) throw new StockBelowCommitted(plan.committed);
+      const product: ProductItem = {
+        entity: 'product',
+        product_id: productId,
+        name: input.name,
+        price_minor: priceMinor,
+        currency: input.currency,
+        stock_buckets: bucketCount,
+        bucket_slots: plan.slots,
+        created_at: current?.product.created_at ?? nowIso,
+        updated_at: nowIso,
+      };
+      const done = current
+        ? await applyInSteps(product, plan.changes)
+        : await applyAtOnce(product, plan.changes);
+      if (!done) continue;
+      logger.info(current ? 'product_updated' : 'product_created', {
+        product_id: productId,
+        stock: input.stock,
+        stock_buckets: bucketCount,
+        buckets_changed: plan.changes.map((change) => change.bucket),
       });
-    } catch (error) {
-      // Someone created, restocked or drew from a bucket since our read: plan again from fresh state.
-      if (error instanceof ConditionFailed) {
-        logger.debug('put_product_replan', { product_id: productId, failed: [...error.failed] });
-        continue;
-      }
-      throw error;
-    } finally {
+      // Read afresh: this process's view predates the write, and holds may have moved `available` since.
       forgetView(productId);
+      return { created: !current, product: await getProduct(productId) };
     }
-    logger.info(current ? 'product_updated' : 'product_created', {
-      product_id: productId,
-      stock: input.stock,
-      stock_buckets: bucketCount,
-      buckets_changed: plan.changes.map((change) => change.bucket),
-    });
-    // Re-read: holds may have moved `available` since our write.
-    return { created: !current, product: await getProduct(productId) };
+  } finally {
+    forgetView(productId);
   }
   throw new ServiceBusy();
+}
+
+const newBucket = (productId: string, bucket: number, stock: number): StockBucketItem => ({
+  entity: 'stock',
+  product_id: productId,
+  bucket,
+  stock,
+  available: stock,
+});
+
+/** A new product: the product item and every bucket in one transaction. False when it exists after all. */
+async function applyAtOnce(product: ProductItem, changes: readonly BucketChange[]): Promise<boolean> {
+  const buckets = Object.fromEntries(
+    changes.map((change) => [
+      stockItemName(change.bucket),
+      change.kind === 'create'
+        ? createBucket(newBucket(product.product_id, change.bucket, change.stock))
+        : moveBucket(product.product_id, change.bucket, change.seenStock, change.delta),
+    ]),
+  );
+  try {
+    await transact('create_product', { product: putProductItem(product, false), ...buckets });
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionFailed) return false;
+    throw error;
+  }
+}
+
+/** Units leave first, new buckets and the product item next, units arrive last. False when a condition failed. */
+async function applyInSteps(product: ProductItem, changes: readonly BucketChange[]): Promise<boolean> {
+  const leaving = changes.filter((change) => change.kind === 'move' && change.delta < 0);
+  const created = changes.filter((change) => change.kind === 'create');
+  const arriving = changes.filter((change) => change.kind === 'move' && change.delta > 0);
+  try {
+    for (const change of [...leaving, ...created]) await writeOne(product.product_id, change);
+    await withContentionRetry('put_product', () => db.send(new PutCommand(productPut(product, true))));
+    for (const change of arriving) await writeOne(product.product_id, change);
+    return true;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
+      logger.debug('put_product_replan', { product_id: product.product_id });
+      return false;
+    }
+    throw error;
+  }
+}
+
+async function writeOne(productId: string, change: BucketChange): Promise<void> {
+  await withContentionRetry('restock_bucket', () =>
+    change.kind === 'create'
+      ? db.send(new PutCommand(bucketCreate(newBucket(productId, change.bucket, change.stock))))
+      : db.send(new UpdateCommand(bucketMove(productId, change.bucket, change.seenStock, change.delta))),
+  );
 }

@@ -34,15 +34,19 @@ const cooling = new Map<string, Map<number, { until: number; streak: number }>>(
 const COOL_BASE_MS = 10;
 const COOL_MAX_MS = 200;
 
-/** Reads the product and every bucket item consistently (the admin path reads through this too). */
-export async function readProduct(productId: string): Promise<StockView | undefined> {
+/**
+ * Reads the product and every bucket item consistently (the admin path reads through this too). `minSlots` reads
+ * at least that many bucket keys: an interrupted re-split may have created buckets the product does not list yet.
+ */
+export async function readProduct(productId: string, minSlots = 0): Promise<StockView | undefined> {
   const { Item } = await db.send(
     new GetCommand({ TableName: tableName, Key: productKey(productId), ConsistentRead: true }),
   );
   if (!Item) return undefined;
   const product = Item as ProductItem;
   const buckets = new Map<number, BucketState>();
-  let keys = Array.from({ length: product.bucket_slots }, (_, bucket) => stockBucketKey(productId, bucket));
+  const slots = Math.max(product.bucket_slots, minSlots);
+  let keys = Array.from({ length: slots }, (_, bucket) => stockBucketKey(productId, bucket));
   // BatchGetItem may leave keys unprocessed under load; ask again for just those.
   for (let round = 0; keys.length > 0 && round < 10; round++) {
     const { Responses, UnprocessedKeys } = await db.send(

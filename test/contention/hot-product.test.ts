@@ -1,0 +1,159 @@
+// One hot product under the contention mode (the cloud's conflicts, occupancy and partition limits, scaled to this
+// machine): no oversell, only 201/409/503 with 503 rare, expired stock reaches the crowd, restocks under load balance.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as createHoldHandler } from '../../functions/create-hold.ts';
+import { CLOUD_SCALED, type ContentionMode, installContentionMode } from '../../infra/local/contention.ts';
+import { checkLedger } from '../../shared/audit/ledger.ts';
+import { dynamo } from '../../shared/db/client.ts';
+import { acquireLease } from '../../shared/db/lease.ts';
+import { getHold } from '../../shared/holds/items.ts';
+import { reclaimForBuyers } from '../../shared/holds/reclaim.ts';
+import { createHold } from '../../shared/holds/service.ts';
+import { putProduct } from '../../shared/stock/service.ts';
+import { readProduct } from '../../shared/stock/view.ts';
+import { sweep } from '../../shared/sweep/service.ts';
+import { at, productWithBuckets, productWithStock, T0 } from '../support/fixtures.ts';
+import { invoke } from '../support/lambda.ts';
+
+let mode: ContentionMode;
+beforeAll(() => {
+  mode = installContentionMode(dynamo, CLOUD_SCALED);
+});
+afterAll(() => mode.uninstall());
+
+/** Answers by status (and error code), e.g. { '201': 10, '409 INSUFFICIENT_STOCK': 90 }. */
+function tally(answers: { status: number; body: { error?: { code: string } } }[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const { status, body } of answers) {
+    const key = body.error ? `${status} ${body.error.code}` : String(status);
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
+async function expectNoOversell(product: string, granted: number): Promise<void> {
+  const report = await checkLedger(product);
+  expect(report.violations).toEqual([]);
+  const total = report.products[0];
+  expect(total && total.stock - total.available).toBe(granted);
+}
+
+describe('one hot product under the contention mode', () => {
+  it('sells out a burst over the default buckets with no unit sold twice and under 1% answered 503', async () => {
+    const product = await productWithStock(300);
+    expect((await readProduct(product))?.product.stock_buckets).toBe(6);
+
+    const answers = await Promise.all(
+      Array.from({ length: 400 }, () => invoke(createHoldHandler, { body: { product_id: product, qty: 1 } })),
+    );
+
+    const counts = tally(answers);
+    const granted = counts['201'] ?? 0;
+    expect(
+      Object.keys(counts).every((key) =>
+        ['201', '409 INSUFFICIENT_STOCK', '503 SERVICE_UNAVAILABLE'].includes(key),
+      ),
+    ).toBe(true);
+    expect(counts['503 SERVICE_UNAVAILABLE'] ?? 0).toBeLessThan(4);
+    expect(granted).toBeLessThanOrEqual(300);
+    await expectNoOversell(product, granted);
+    console.log(
+      `burst under contention: ${JSON.stringify(counts)}, conflicts ${mode.stats().transactionConflicts}`,
+    );
+  });
+
+  it('gives the units of expired, unswept holds to a crowd of 100: exactly as many holds as units, no 503', async () => {
+    const product = await productWithBuckets(10, 1);
+    for (let i = 0; i < 10; i++) await createHold(product, 1, T0);
+    const later = new Date(Date.now() + 10 * 60_000);
+
+    const answers = await Promise.allSettled(
+      Array.from({ length: 100 }, () => createHold(product, 1, later)),
+    );
+
+    const codes = answers.map((r) =>
+      r.status === 'fulfilled' ? 'OK' : (r.reason as { code?: string }).code,
+    );
+    expect(codes.filter((code) => code === 'OK')).toHaveLength(10);
+    expect(codes.filter((code) => code === 'INSUFFICIENT_STOCK')).toHaveLength(90);
+    await expectNoOversell(product, 10);
+  });
+
+  it('keeps every bucket balanced while restocks and bucket-count changes run under a burst of holds', async () => {
+    const product = await productWithBuckets(200, 4);
+    const plan = [
+      [260, 6],
+      [240, 2],
+      [300, 8],
+    ] as const;
+
+    const [holds, restocks] = await Promise.all([
+      Promise.allSettled(Array.from({ length: 150 }, () => createHold(product, 1, T0))),
+      (async () => {
+        const results: string[] = [];
+        for (const [stock, stock_buckets] of plan) {
+          const body = { name: 'P', price: '1.00', currency: 'USD', stock, stock_buckets };
+          results.push(
+            await putProduct(product, body, T0).then(
+              () => 'ok',
+              (error: { code?: string }) => error.code ?? 'error',
+            ),
+          );
+        }
+        return results;
+      })(),
+    ]);
+
+    const granted = holds.filter((r) => r.status === 'fulfilled').length;
+    const refusals = holds.flatMap((r) =>
+      r.status === 'rejected' ? [(r.reason as { code?: string }).code] : [],
+    );
+    expect(refusals.every((code) => code === 'SERVICE_UNAVAILABLE')).toBe(true);
+    expect(restocks.every((result) => result === 'ok' || result === 'SERVICE_UNAVAILABLE')).toBe(true);
+    const last = plan.filter((_, i) => restocks[i] === 'ok').at(-1) ?? [200, 4];
+    const report = await checkLedger(product);
+    expect(report.violations).toEqual([]);
+    expect(report.products[0]).toMatchObject({ stock: last[0], active_holds: granted });
+    expect((await readProduct(product))?.product.stock_buckets).toBe(last[1]);
+    console.log(`restocks under load: ${restocks.join(', ')}; ${granted} holds granted`);
+  });
+});
+
+describe('reclaim and sweep leases', () => {
+  it('lets no buyer reclaim while another process holds the reclaim lease, and tells the crowd the truth', async () => {
+    const product = await productWithBuckets(3, 1);
+    const expired = await Promise.all([1, 2, 3].map(() => createHold(product, 1, T0)));
+    const other = await acquireLease(`reclaim#${product}`, 2_000);
+    expect(other).toBeDefined();
+
+    const refused = await Promise.allSettled([
+      createHold(product, 1, at(121)),
+      createHold(product, 1, at(121)),
+    ]);
+
+    expect(refused.map((r) => r.status === 'rejected' && (r.reason as { code?: string }).code)).toEqual([
+      'INSUFFICIENT_STOCK',
+      'INSUFFICIENT_STOCK',
+    ]);
+    const statuses = await Promise.all(expired.map(async (hold) => (await getHold(hold.hold_id))?.status));
+    expect(statuses).toEqual(['active', 'active', 'active']);
+    await other?.release();
+    expect(await reclaimForBuyers(product, at(122))).toEqual({ freed: 3, elsewhere: false });
+  });
+
+  it('runs one sweep at a time: an overlapping sweep is skipped and every item is settled once', async () => {
+    const product = await productWithBuckets(60, 3);
+    for (let i = 0; i < 40; i++) await createHold(product, 1, T0);
+
+    const [a, b] = await Promise.all([sweep(at(200)), sweep(at(200))]);
+
+    expect([a.skipped, b.skipped].sort()).toEqual([false, true]);
+    const ran = a.skipped ? b : a;
+    // The file's table is shared: other tests' expired holds are swept too.
+    expect(ran.holds_released).toBeGreaterThanOrEqual(40);
+    expect(ran.failures).toBe(0);
+    expect(ran.rate_per_second).toBeGreaterThan(0);
+    await expectNoOversell(product, 0);
+    expect((await checkLedger(product)).products[0]?.active_holds).toBe(0);
+  });
+});
