@@ -26,7 +26,14 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 const { checkLedger, repairDrift } = await import('../shared/audit/ledger.ts');
 const report = await checkLedger(values.all ? undefined : values.product);
 
+if (values.product && report.products.length === 0) {
+  console.error(`No product ${values.product} in table ${process.env.TABLE_NAME}.`);
+  process.exit(2);
+}
+console.log('Per bucket:');
 console.table(report.buckets);
+console.log('Per product (all buckets together):');
+console.table(report.products);
 if (values.repair) {
   for (const row of report.buckets.filter((r) => r.drift !== 0)) {
     const fixed = await repairDrift(row);
@@ -39,5 +46,7 @@ if (report.violations.length > 0) {
   console.log(`\n${report.violations.length} violation(s):\n- ${report.violations.join('\n- ')}`);
   process.exitCode = 1;
 } else {
-  console.log(`\nLedger balances for ${report.buckets.length} stock bucket(s).`);
+  console.log(
+    `\nLedger balances for ${report.products.length} product(s), ${report.buckets.length} stock bucket(s).`,
+  );
 }
