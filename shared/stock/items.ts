@@ -52,42 +52,35 @@ export const stockItemName = (bucket: number) => `stock:${bucket}`;
 export const bucketOfItemName = (name: string): number | undefined =>
   name.startsWith('stock:') ? Number(name.slice('stock:'.length)) : undefined;
 
-/** Transaction items: take each draw's units, only if that many are free in its bucket (the no-oversell condition). */
-export function takeUnits(ref: UnitsRef): Record<string, TransactItem> {
+/** One transaction item per draw, named after its bucket, built by `update` from the draw. */
+function perDraw(
+  ref: UnitsRef,
+  update: (draw: Draw) => Omit<NonNullable<TransactItem['Update']>, 'TableName' | 'Key'>,
+) {
   return Object.fromEntries(
-    ref.draws.map((draw) => [
+    ref.draws.map((draw): [string, TransactItem] => [
       stockItemName(draw.bucket),
-      {
-        Update: {
-          TableName: tableName,
-          Key: stockBucketKey(ref.product_id, draw.bucket),
-          UpdateExpression: 'SET available = available - :qty',
-          ConditionExpression: 'available >= :qty',
-          ExpressionAttributeValues: { ':qty': draw.qty },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      },
+      { Update: { TableName: tableName, Key: stockBucketKey(ref.product_id, draw.bucket), ...update(draw) } },
     ]),
   );
 }
 
+/** Transaction items: take each draw's units, only if that many are free in its bucket (the no-oversell condition). */
+export const takeUnits = (ref: UnitsRef) =>
+  perDraw(ref, (draw) => ({
+    UpdateExpression: 'SET available = available - :qty',
+    ConditionExpression: 'available >= :qty',
+    ExpressionAttributeValues: { ':qty': draw.qty },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  }));
+
 /** Transaction items: every draw's units go back to the bucket they came from. */
-export function returnUnits(ref: UnitsRef): Record<string, TransactItem> {
-  return Object.fromEntries(
-    ref.draws.map((draw) => [
-      stockItemName(draw.bucket),
-      {
-        Update: {
-          TableName: tableName,
-          Key: stockBucketKey(ref.product_id, draw.bucket),
-          UpdateExpression: 'SET available = available + :qty',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':qty': draw.qty },
-        },
-      },
-    ]),
-  );
-}
+export const returnUnits = (ref: UnitsRef) =>
+  perDraw(ref, (draw) => ({
+    UpdateExpression: 'SET available = available + :qty',
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeValues: { ':qty': draw.qty },
+  }));
 
 export const productPut = (product: ProductItem, exists: boolean) => ({
   TableName: tableName,
