@@ -178,7 +178,7 @@ async function park(input: PaymentInput, now: Date): Promise<PaymentResult> {
 async function recordAfterExpiry(hold: HoldItem, input: PaymentInput, now: Date): Promise<PaymentResult> {
   const status = statusAfterExpiry(input.status);
   const order = orderFromHold(hold, status, now, config.PAYMENT_WINDOW_SECONDS, input.idempotency_key);
-  await db.send(new PutCommand(orderPut(order)));
+  await withContentionRetry('record_after_expiry', () => db.send(new PutCommand(orderPut(order))));
   const log = { order_id: order.order_id, idempotency_key: input.idempotency_key };
   if (status === 'refund_required') logger.warn('payment_after_expiry', { ...log, refund_required: true });
   else logger.info('payment_applied', { ...log, order_status: status });

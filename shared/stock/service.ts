@@ -17,7 +17,7 @@ import {
   type StockBucketItem,
   stockItemName,
 } from './items.ts';
-import { type BucketChange, defaultBucketCount, planRestock } from './rules.ts';
+import { type BucketChange, defaultBucketCount, MAX_STOCK_BUCKETS, planRestock } from './rules.ts';
 import { forgetView, readProduct, type StockView, stockView } from './view.ts';
 
 export function productView({ product, buckets }: StockView) {
@@ -58,7 +58,8 @@ export async function putProduct(
   const priceMinor = parsePrice(input.price);
   try {
     for (let round = 0; round < 8; round++) {
-      const current = await readProduct(productId, input.stock_buckets);
+      // Every possible bucket: an interrupted re-split may have created buckets the product does not list yet.
+      const current = await readProduct(productId, MAX_STOCK_BUCKETS);
       const bucketCount =
         input.stock_buckets ?? current?.product.stock_buckets ?? defaultBucketCount(input.stock);
       const plan = planRestock([...(current?.buckets.values() ?? [])], input.stock, bucketCount);

@@ -4,15 +4,27 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { handler as createHoldHandler } from '../../functions/create-hold.ts';
 import { handler as createOrderHandler } from '../../functions/create-order.ts';
 import { handler as webhookHandler } from '../../functions/payment-webhook.ts';
+import { handler as putProductHandler } from '../../functions/put-product.ts';
 import { crashAfterCalls } from '../../infra/local/faults.ts';
+import { checkLedger } from '../../shared/audit/ledger.ts';
 import { getHold } from '../../shared/holds/items.ts';
 import { createHold } from '../../shared/holds/service.ts';
 import { createOrder, getOrderSlot } from '../../shared/orders/service.ts';
 import { applyPayment } from '../../shared/payments/service.ts';
 import { getProduct } from '../../shared/stock/service.ts';
-import { clearTable, readWorld } from '../property/scenario.ts';
-import { at, productWithStock, T0 } from '../support/fixtures.ts';
+import { forgetView } from '../../shared/stock/view.ts';
+import { clearTable, productBody, readWorld } from '../property/scenario.ts';
+import { at, productWithBuckets, productWithStock, T0 } from '../support/fixtures.ts';
 import { type Answer, invoke } from '../support/lambda.ts';
+import {
+  bucketLevels,
+  drawsOf,
+  liveSplitProduct,
+  moved,
+  plannedLevels,
+  slotLevels,
+  storedBucketCount,
+} from './buckets.ts';
 import { callsMadeBy, countCalls, expectBalanced, sweepNow } from './calls.ts';
 
 const activeHolds = async (product: string) =>
@@ -267,6 +279,203 @@ describe('crash after k DynamoDB calls', () => {
       ).toEqual([undefined, 'paid', 'cancelled', 'expired']);
       // 10 - 2 paid: the plain hold, the failed payment and the expired order each came back exactly once.
       expect((await getProduct(product)).available, `k=${k}`).toBe(8);
+      await expectBalanced(product, `k=${k} after the next sweep`);
+    }
+  });
+  for (const keyed of [false, true]) {
+    it(`a hold spanning several buckets ${keyed ? 'with' : 'without'} Idempotency-Key, crashed anywhere, took every draw or none; its retry takes one hold and expiry gives each bucket its units back`, async () => {
+      const request = async () => {
+        // 2 units in each of 8 buckets: a hold of 7 draws from four of them.
+        const product = await productWithBuckets(16, 8);
+        // A cold Lambda: it reads the product and its buckets before the reserving transaction.
+        forgetView(product);
+        return {
+          body: { product_id: product, qty: 7 },
+          headers: keyed ? { 'idempotency-key': randomUUID() } : undefined,
+        };
+      };
+      const n = await callsMadeBy(request, (hold) => invoke(createHoldHandler, hold));
+      expect(n).toBeGreaterThanOrEqual(keyed ? 5 : 3);
+
+      for (let k = 0; k < n; k++) {
+        await clearTable();
+        vi.setSystemTime(T0);
+        const hold = await request();
+        const product = hold.body.product_id;
+        const before = await bucketLevels(product);
+
+        await crashAfterCalls(k, () => invoke(createHoldHandler, hold));
+
+        await expectBalanced(product, `k=${k} after the crash`);
+        const orphans = (await activeHolds(product)).map(([id]) => id);
+        // Only a keyed hold can be stranded: between its transaction and the idempotency record's success update.
+        expect(orphans, `k=${k}`).toHaveLength(keyed && k === n - 1 ? 1 : 0);
+        const orphanDraws = orphans[0] ? await drawsOf(orphans[0]) : [];
+        if (orphans[0]) expect(orphanDraws.length, `k=${k}: the orphan spans buckets`).toBeGreaterThan(1);
+        // Whole or nothing: the orphan's every draw is gone from its bucket, and no other bucket moved.
+        expect(await bucketLevels(product), `k=${k} after the crash`).toEqual(moved(before, orphanDraws, -1));
+
+        const { final } = await retryPastInProgress(() => invoke(createHoldHandler, hold), at(1));
+        expect(final.status, `k=${k}: ${JSON.stringify(final)}`).toBe(201);
+        const holdId = String(final.body.data?.hold_id);
+        expect(orphans, `k=${k}`).not.toContain(holdId);
+        const retryDraws = await drawsOf(holdId);
+        expect(retryDraws.length, `k=${k}: the retry spans buckets`).toBeGreaterThan(1);
+        expect(await bucketLevels(product), `k=${k} after the retry`).toEqual(
+          moved(moved(before, orphanDraws, -1), retryDraws, -1),
+        );
+
+        // The orphan's expiry gives its buckets back; the retry's hold (created later) keeps its own.
+        await sweepNow(at(120.5));
+        expect(
+          (await activeHolds(product)).map(([id]) => id),
+          `k=${k}`,
+        ).toEqual([holdId]);
+        expect(await bucketLevels(product), `k=${k} after the orphan's expiry`).toEqual(
+          moved(before, retryDraws, -1),
+        );
+        await sweepNow(at(1000));
+        expect(await bucketLevels(product), `k=${k}: every bucket back to its level`).toEqual(before);
+        await expectBalanced(product, `k=${k} after both expiries`);
+      }
+    });
+  }
+
+  for (const target of [
+    { stock: 40, buckets: 5 },
+    { stock: 30, buckets: 1 },
+  ]) {
+    it(`a restock from 40 units over 2 buckets to ${target.stock} over ${target.buckets}, with holds and an order in four buckets, crashed anywhere leaves every bucket balanced at its old or new level; its retry finishes the re-split and the holds go back to their buckets`, async () => {
+      const arrange = async () => {
+        const live = await liveSplitProduct();
+        const request = {
+          pathParameters: { id: live.product },
+          body: productBody(target.stock, target.buckets),
+        };
+        return { ...live, request };
+      };
+      const n = await callsMadeBy(arrange, ({ request }) => invoke(putProductHandler, request));
+      // Read product and buckets, write buckets one by one and the product item, read again for the answer.
+      expect(n).toBeGreaterThanOrEqual(6);
+
+      for (let k = 0; k < n; k++) {
+        await clearTable();
+        vi.setSystemTime(T0);
+        const { product, holds, ordered, committed, request } = await arrange();
+        const [spanning, single] = await Promise.all(holds.map((hold) => drawsOf(hold.hold_id)));
+        expect(spanning?.length, 'the first hold spans two buckets').toBe(2);
+        const before = await bucketLevels(product);
+        const planned = await plannedLevels(product, target.stock, target.buckets);
+
+        await crashAfterCalls(k, () => invoke(putProductHandler, request));
+
+        // A live product is re-split one bucket at a time: each bucket is at its old level or its new one, each
+        // balances on its own, and no moment shows more stock than before or than asked for.
+        await expectBalanced(product, `k=${k} after the crash`);
+        const levels = await slotLevels(product, planned.length);
+        planned.forEach((level, bucket) => {
+          expect([before[bucket], level], `k=${k} bucket ${bucket} after the crash`).toContain(
+            levels[bucket],
+          );
+        });
+        expect([2, target.buckets], `k=${k}`).toContain(await storedBucketCount(product));
+        const [total] = (await checkLedger(product)).products;
+        expect(total?.stock, `k=${k}: stock in every bucket item`).toBeLessThanOrEqual(
+          Math.max(40, target.stock),
+        );
+        expect(total?.stock, `k=${k}`).toBeGreaterThanOrEqual(committed);
+
+        vi.setSystemTime(at(1));
+        const retry = await invoke(putProductHandler, request);
+        expect(retry, `k=${k}`).toMatchObject({
+          status: 200,
+          body: {
+            data: {
+              stock: target.stock,
+              available: target.stock - committed,
+              stock_buckets: target.buckets,
+            },
+          },
+        });
+        expect(await bucketLevels(product), `k=${k} after the retry`).toEqual(planned);
+        await expectBalanced(product, `k=${k} after the retry`);
+
+        // The holds expire into the buckets they drew from, retired ones included; then the order's window ends.
+        await sweepNow(at(120.5));
+        const released = moved(moved(planned, spanning ?? [], 1), single ?? [], 1);
+        expect(await bucketLevels(product), `k=${k} after the holds expired`).toEqual(released);
+        await sweepNow(at(1000));
+        expect(await bucketLevels(product), `k=${k} after the order expired`).toEqual(
+          moved(released, await drawsOf(ordered.hold_id), 1),
+        );
+        expect((await getProduct(product)).available, `k=${k}`).toBe(target.stock);
+        await expectBalanced(product, `k=${k} after the sweeps`);
+      }
+    });
+  }
+
+  it('a sweep over holds of several buckets, one spanning two, crashed anywhere leaves nothing half-settled, and the next sweep gives every bucket its units back once', async () => {
+    const arrange = async () => {
+      // 4 units in each of 4 buckets.
+      const product = await productWithBuckets(16, 4);
+      const spanning = await createHold(product, 6, T0); // 4 + 2 from two buckets
+      const spanningOrdered = await createHold(product, 7, T0); // 4 + 3 from the two others
+      const single = await createHold(product, 2, T0); // the one bucket with 2 left
+      const failedEarly = await createHold(product, 1, T0); // the last unit
+      await createOrder(spanningOrdered.hold_id, at(1));
+      await applyPayment(
+        { idempotency_key: `evt_${randomUUID()}`, order_id: failedEarly.hold_id, status: 'failure' },
+        at(1),
+      );
+      const ids = [spanning, spanningOrdered, single, failedEarly].map((hold) => hold.hold_id);
+      return { product, ids };
+    };
+    const n = await callsMadeBy(arrange, () => sweepNow(at(1000)));
+    expect(n).toBeGreaterThanOrEqual(4 + 4);
+
+    for (let k = 0; k < n; k++) {
+      await clearTable();
+      vi.setSystemTime(T0);
+      const { product, ids } = await arrange();
+      const draws = await Promise.all(ids.map(drawsOf));
+      expect(
+        draws.map((d) => d.length),
+        'two holds span two buckets each',
+      ).toEqual([2, 2, 1, 1]);
+      expect(await bucketLevels(product), 'sold out').toEqual([0, 0, 0, 0]);
+
+      await crashAfterCalls(k, () => sweepNow(at(1000))).catch(() => 'crashed');
+
+      await expectBalanced(product, `k=${k} after the crash`);
+      // Whatever the crashed run settled went back whole: each bucket holds exactly the draws of settled items.
+      const settled = await Promise.all(
+        ids.map(async (id) => {
+          const [hold, order] = await Promise.all([getHold(id), getOrderSlot(id)]);
+          const status = (order as { status?: string } | undefined)?.status;
+          return hold?.status === 'released' || status === 'expired';
+        }),
+      );
+      const partly = draws.reduce(
+        (levels, holdDraws, i) => (settled[i] ? moved(levels, holdDraws, 1) : levels),
+        [0, 0, 0, 0],
+      );
+      expect(await bucketLevels(product), `k=${k} after the crash`).toEqual(partly);
+
+      const report = await sweepNow(at(1011));
+      expect(report.failures, `k=${k}`).toBe(0);
+      const holds = await Promise.all(ids.map((id) => getHold(id)));
+      const orders = await Promise.all(
+        ids.map(async (id) => (await getOrderSlot(id)) as { status?: string } | undefined),
+      );
+      expect(
+        holds.map((hold) => hold?.status),
+        `k=${k}`,
+      ).toEqual(['released', 'ordered', 'released', 'released']);
+      expect(
+        orders.map((order) => order?.status),
+        `k=${k}`,
+      ).toEqual([undefined, 'expired', undefined, 'cancelled']);
+      expect(await bucketLevels(product), `k=${k}: every bucket back to its level`).toEqual([4, 4, 4, 4]);
       await expectBalanced(product, `k=${k} after the next sweep`);
     }
   });

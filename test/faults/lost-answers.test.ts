@@ -9,9 +9,18 @@ import { handler as putProductHandler } from '../../functions/put-product.ts';
 import { createHold } from '../../shared/holds/service.ts';
 import { createOrder, getOrderSlot } from '../../shared/orders/service.ts';
 import { getProduct } from '../../shared/stock/service.ts';
-import { readWorld } from '../property/scenario.ts';
-import { at, productWithStock, T0 } from '../support/fixtures.ts';
+import { forgetView } from '../../shared/stock/view.ts';
+import { productBody, readWorld } from '../property/scenario.ts';
+import { at, productWithBuckets, productWithStock, T0 } from '../support/fixtures.ts';
 import { invoke, lambdaContext } from '../support/lambda.ts';
+import {
+  bucketLevels,
+  drawsOf,
+  liveSplitProduct,
+  moved,
+  plannedLevels,
+  storedBucketCount,
+} from './buckets.ts';
 import { expectBalanced, expectDefinite, forEveryLostAnswer, lostAnswerHooks, sweepNow } from './calls.ts';
 
 describe('a lost DynamoDB answer at any call', () => {
@@ -177,4 +186,90 @@ describe('a lost DynamoDB answer at any call', () => {
       },
     );
   });
+  it('a hold spanning several buckets is answered with its hold, in progress or 503; its retry takes every draw once and expiry gives each bucket its units back', async () => {
+    const arrange = async () => {
+      // 2 units in each of 8 buckets: a hold of 7 draws from four of them.
+      const product = await productWithBuckets(16, 8);
+      // A cold Lambda: it reads the product and its buckets first, so those answers can be lost too.
+      forgetView(product);
+      return {
+        before: await bucketLevels(product),
+        request: { body: { product_id: product, qty: 7 }, headers: { 'idempotency-key': randomUUID() } },
+      };
+    };
+
+    await forEveryLostAnswer(
+      arrange,
+      ({ request }) => invoke(createHoldHandler, request),
+      async ({ before, request }, answer, label) => {
+        const product = request.body.product_id;
+        expectDefinite(answer, ['201', '409 REQUEST_IN_PROGRESS'], label);
+        await expectBalanced(product, label);
+        if (answer.status === 201) {
+          const draws = await drawsOf(String(answer.body.data?.hold_id));
+          expect(draws.length, `${label}: spans buckets`).toBeGreaterThan(1);
+          expect(await bucketLevels(product), label).toEqual(moved(before, draws, -1));
+        }
+        vi.setSystemTime(at(11));
+        const retry = await invoke(createHoldHandler, request);
+        expect(retry.status, label).toBe(201);
+        if (answer.status === 201) expect(retry.body.data?.hold_id, label).toBe(answer.body.data?.hold_id);
+        const retryDraws = await drawsOf(String(retry.body.data?.hold_id));
+        // Past the first attempt's expiry: whatever it left went back to its buckets; a fresh retry's hold stays.
+        await sweepNow(at(120.5));
+        const retryIsFresh = String(retry.body.data?.expires_at) > at(120.5).toISOString();
+        expect(await bucketLevels(product), label).toEqual(
+          retryIsFresh ? moved(before, retryDraws, -1) : before,
+        );
+        await sweepNow(at(1000));
+        expect(await bucketLevels(product), `${label}: every bucket back`).toEqual(before);
+        await expectBalanced(product, `${label} after expiry`);
+      },
+    );
+  });
+
+  for (const target of [
+    { stock: 40, buckets: 5 },
+    { stock: 30, buckets: 1 },
+  ]) {
+    it(`a restock from 40 units over 2 buckets to ${target.stock} over ${target.buckets} of a product with holds and an order is answered with the new split or 503, and its retry leaves every bucket where planned`, async () => {
+      const arrange = async () => {
+        const live = await liveSplitProduct();
+        return {
+          ...live,
+          planned: await plannedLevels(live.product, target.stock, target.buckets),
+          request: { pathParameters: { id: live.product }, body: productBody(target.stock, target.buckets) },
+        };
+      };
+      const wanted = (committed: number) => ({
+        stock: target.stock,
+        available: target.stock - committed,
+        stock_buckets: target.buckets,
+      });
+
+      await forEveryLostAnswer(
+        arrange,
+        ({ request }) => invoke(putProductHandler, request),
+        async ({ product, holds, committed, planned, request }, answer, label) => {
+          expectDefinite(answer, ['200'], label);
+          await expectBalanced(product, label);
+          if (answer.status === 200) {
+            expect(answer.body.data, label).toMatchObject(wanted(committed));
+            expect(await bucketLevels(product), label).toEqual(planned);
+          }
+          const retry = await invoke(putProductHandler, request);
+          expect(retry, label).toMatchObject({ status: 200, body: { data: wanted(committed) } });
+          expect(await storedBucketCount(product), label).toBe(target.buckets);
+          expect(await bucketLevels(product), label).toEqual(planned);
+          // The holds expire into the buckets they drew from, whatever the split is now.
+          await sweepNow(at(120.5));
+          const draws = (await Promise.all(holds.map((hold) => drawsOf(hold.hold_id)))).flat();
+          expect(await bucketLevels(product), `${label}: holds back to their buckets`).toEqual(
+            moved(planned, draws, 1),
+          );
+          await expectBalanced(product, `${label} after expiry`);
+        },
+      );
+    });
+  }
 });
