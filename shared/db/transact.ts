@@ -79,8 +79,17 @@ const REFUSED_NAMES = new Set([
   'TransactionConflictException',
   'TransactionInProgressException',
 ]);
-export const certainlyNotWritten = (error: unknown): boolean =>
-  error instanceof TransactionCanceledException || (error instanceof Error && REFUSED_NAMES.has(error.name));
+/**
+ * True when `error` proves the write did not land: DynamoDB refused it, and the SDK made one attempt only (after an
+ * SDK retry, an earlier attempt whose answer was lost may have landed, whatever the last attempt was told).
+ */
+export function certainlyNotWritten(error: unknown): boolean {
+  const attempts = (error as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts ?? 1;
+  const refused =
+    error instanceof TransactionCanceledException ||
+    (error instanceof Error && REFUSED_NAMES.has(error.name));
+  return refused && attempts <= 1;
+}
 
 export interface RetryOptions {
   /** Runs after each backoff, before the next attempt; throw to stop retrying (e.g. the stock is gone anyway). */

@@ -82,6 +82,8 @@ export async function stockView(productId: string): Promise<StockView | undefine
 
 /** Drops the cached view (after a restock in this process), so the next request reads afresh. */
 export const forgetView = (productId: string) => views.delete(productId);
+/** Drops every cached view: the process starts cold (tests that count calls; after a hand edit of the table). */
+export const forgetViews = () => views.clear();
 
 export const levelsOf = (view: StockView): BucketLevel[] =>
   [...view.buckets.values()].map(({ bucket, available }) => ({ bucket, available }));

@@ -2,9 +2,16 @@
 
 import { afterAll, afterEach, beforeAll, beforeEach, expect, vi } from 'vitest';
 import { handler as sweepHandler } from '../../functions/expire-holds.ts';
-import { ALL_FAULTS, type FaultKind, type FaultPlan, setFaultPlan } from '../../infra/local/faults.ts';
+import {
+  ALL_FAULTS,
+  crashAfterCalls,
+  type FaultKind,
+  type FaultPlan,
+  setFaultPlan,
+} from '../../infra/local/faults.ts';
 import { checkLedger } from '../../shared/audit/ledger.ts';
 import { dynamo } from '../../shared/db/client.ts';
+import { forgetViews } from '../../shared/stock/view.ts';
 import type { SweepReport } from '../../shared/sweep/service.ts';
 import { clearTable } from '../property/scenario.ts';
 import { T0 } from '../support/fixtures.ts';
@@ -60,9 +67,19 @@ export async function callsMadeBy<T>(
 ): Promise<number> {
   await clearTable();
   const arranged = await arrange();
+  forgetViews();
   calls = 0;
   await act(arranged);
   return calls;
+}
+
+/**
+ * `crashAfterCalls` from a cold process (no cached product view), the same start `callsMadeBy` measured from, so the
+ * k-th call is the same call whether or not a second passed since the product was written.
+ */
+export function crashColdAfter<T>(k: number, operation: () => Promise<T>): Promise<T> {
+  forgetViews();
+  return crashAfterCalls(k, operation);
 }
 
 /**
@@ -120,6 +137,7 @@ export async function forEveryLostAnswer<T>(
       await clearTable();
       vi.setSystemTime(T0);
       const arranged = await arrange();
+      forgetViews();
       setFaultPlan(plan(k));
       const answer = await act(arranged).finally(() => setFaultPlan(undefined));
       await check(arranged, answer, `call ${k} of ${n}, ${variant}`);

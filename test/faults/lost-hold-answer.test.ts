@@ -4,6 +4,7 @@ import { handler as createHoldHandler } from '../../functions/create-hold.ts';
 import { setFaultPlan } from '../../infra/local/faults.ts';
 import { checkLedger } from '../../shared/audit/ledger.ts';
 import { getProduct } from '../../shared/stock/service.ts';
+import { forgetView } from '../../shared/stock/view.ts';
 import { readWorld } from '../property/scenario.ts';
 import { productWithStock } from '../support/fixtures.ts';
 import { invoke } from '../support/lambda.ts';
@@ -14,9 +15,11 @@ describe('a lost answer to a hold without Idempotency-Key', () => {
 
   it('is answered 201 with the hold the lost write made, not 409, when that write took the last unit', async () => {
     const product = await productWithStock(1);
-    // Attempt 1 (read) passes; attempt 2 (the reserving transaction) lands but its answer is lost; the SDK's two
-    // retries of it are throttled, so the domain's own retry has to find out what happened.
-    setFaultPlan(faultAttempts({ 2: 'timeout_after', 3: 'throttle', 4: 'throttle' }));
+    // The process reads the product afresh (attempts 1 and 2: the product, its buckets); attempt 3 (the reserving
+    // transaction) lands but its answer is lost; the SDK's two retries of it are throttled, so the domain's own
+    // retry has to find out what happened.
+    forgetView(product);
+    setFaultPlan(faultAttempts({ 3: 'timeout_after', 4: 'throttle', 5: 'throttle' }));
 
     const answer = await invoke(createHoldHandler, { body: { product_id: product, qty: 1 } });
 
