@@ -47,6 +47,12 @@ export type HoldView = ReturnType<typeof holdView>;
  * another, so conflicts are bounded by time, not by TRANSACTION_MAX_ATTEMPTS (which bounds throttling and 5xx).
  */
 const CONFLICT_BUDGET_MS = 3_000;
+/**
+ * How long a hold queues in this process for a bucket slot (only the one-process local runtime ever queues). With
+ * the conflict budget it stays well inside the 10 s function timeout, so no request is answered 503 at its timeout
+ * while its hold is still on the way.
+ */
+const SLOT_WAIT_MS = 4_000;
 
 /** What one hold request has learned so far. */
 interface Attempts {
@@ -85,16 +91,25 @@ export async function createHold(productId: string, qty: number, now: Date): Pro
   };
   const tries: Attempts = { transactions: 0, shortfalls: 0, unknownOutcome: false, reclaimed: false };
   for (;;) {
-    const view = (await stockView(productId)) ?? first;
+    const view = await stockView(productId);
+    if (!view) throw new ProductNotFound(productId);
     if (!planDraws(levelsOf(view), qty, Math.random)) {
       const answer = await whenSoldOut(hold, now, tries);
       if (answer) return answer;
       continue;
     }
-    const granted = await withBucketSlot(productId, Math.max(1, view.buckets.size), () =>
+    const slot = await withBucketSlot(productId, Math.max(1, view.buckets.size), SLOT_WAIT_MS, () =>
       attemptsInSlot(hold, tries),
     );
-    if (granted) return granted;
+    if (!slot) {
+      logger.warn('contention_gave_up', {
+        operation: 'create_hold',
+        reason: 'no_bucket_slot',
+        waited_ms: SLOT_WAIT_MS,
+      });
+      throw new ServiceBusy();
+    }
+    if (slot.result) return slot.result;
   }
 }
 
@@ -190,7 +205,8 @@ const bucketsOf = (hold: HoldItem) => hold.draws.map((draw) => draw.bucket);
 async function ownHold(holdId: string): Promise<HoldView> {
   const stored = await getHold(holdId);
   if (!stored) throw new Error(`hold ${holdId} reported existing but cannot be read`);
-  noteTaken(stored);
+  // Which attempt landed, and whether the view has seen it, is unknown: read the stock afresh next time.
+  forgetView(stored.product_id);
   logger.info('hold_created', {
     hold_id: holdId,
     product_id: stored.product_id,

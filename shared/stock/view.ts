@@ -170,21 +170,44 @@ const gates = new Map<string, Gate>();
 /**
  * Runs `operation` holding one of `capacity` slots of the product in this process, first come first served. With one
  * slot per bucket, this process never sends two transactions at one bucket, and its waiting buyers are served in
- * order instead of by luck. A Lambda serves one request at a time, so there it never waits.
+ * order instead of by luck. A Lambda serves one request at a time, so there it never waits. Undefined, without
+ * running `operation`, when no slot came free within `maxWaitMs`: the caller answers busy before anything is written
+ * (a request answered at its timeout must not reserve anything afterwards).
  */
-export async function withBucketSlot<T>(productId: string, capacity: number, operation: () => Promise<T>) {
+export async function withBucketSlot<T>(
+  productId: string,
+  capacity: number,
+  maxWaitMs: number,
+  operation: () => Promise<T>,
+): Promise<{ result: T } | undefined> {
   const gate = gates.get(productId) ?? { inUse: 0, waiters: [] };
   gates.set(productId, gate);
   if (gate.inUse < capacity && gate.waiters.length === 0) gate.inUse++;
-  else await new Promise<void>((resolve) => gate.waiters.push(resolve));
+  else if (!(await waitForSlot(gate, maxWaitMs))) return undefined;
   try {
-    return await operation();
+    return { result: await operation() };
   } finally {
     // Hand the slot straight to the next in line, or give it back.
     const next = gate.waiters.shift();
     if (next) next();
     else gate.inUse--;
   }
+}
+
+/** Queues for a slot; false (and out of the queue) when none came free in time. */
+function waitForSlot(gate: Gate, maxWaitMs: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const granted = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      const queued = gate.waiters.indexOf(granted);
+      if (queued >= 0) gate.waiters.splice(queued, 1);
+      resolve(false);
+    }, maxWaitMs);
+    gate.waiters.push(granted);
+  });
 }
 
 /** Marks the draws' buckets in flight while `operation` runs. */
