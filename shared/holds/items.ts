@@ -96,17 +96,25 @@ export const holdActiveOrAbsent = (holdId: string): TransactItem => ({
   },
 });
 
-/** Access pattern `expiredHoldsOfProduct`: up to `limit` of one shard's holds whose expiry is before `now`. */
+/**
+ * Access pattern `expiredHoldsOfProduct`: one shard's earliest-expiring active holds (up to `limit`), split into
+ * those past `now` and the expiry of the first that is not (undefined when none is): until then, nothing in this
+ * shard can expire.
+ */
 export async function expiredHoldsOfProduct(productId: string, shard: number, now: Date, limit: number) {
   const { Items = [] } = await db.send(
     new QueryCommand({
       TableName: tableName,
       IndexName: byProduct.indexName,
-      KeyConditionExpression: '#pk = :pk AND #sk < :now',
-      ExpressionAttributeNames: { '#pk': byProduct.partitionKey, '#sk': byProduct.sortKey },
-      ExpressionAttributeValues: { ':pk': holdsOfProductKey(productId, shard), ':now': now.toISOString() },
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': byProduct.partitionKey },
+      ExpressionAttributeValues: { ':pk': holdsOfProductKey(productId, shard) },
       Limit: limit,
     }),
   );
-  return Items as HoldRef[];
+  const nowIso = now.toISOString();
+  const expiryOf = (item: Record<string, unknown>) => String(item[byProduct.sortKey]).split('#')[0] ?? '';
+  const expired = Items.filter((item) => expiryOf(item) < nowIso) as HoldRef[];
+  const next = Items.find((item) => expiryOf(item) >= nowIso);
+  return { expired, nextExpiry: next ? expiryOf(next) : undefined };
 }

@@ -16,7 +16,7 @@ const RECLAIM_PARALLEL = 8;
 const LEASE_MS = 10_000;
 /** How long buyers of another process wait for the reclaimer before answering with what they see. */
 const WAIT_FOR_OTHER_MS = 3_000;
-/** After finding nothing expired, this process does not look again for this long (after sell-out, a crowd). */
+/** After finding nothing expired, this process looks again after this long at most (after sell-out, a crowd). */
 const RECHECK_MS = 1_000;
 
 export interface ReclaimResult {
@@ -26,17 +26,20 @@ export interface ReclaimResult {
   elsewhere: boolean;
 }
 
-const lastEmpty = new Map<string, { at: number; now: number }>();
+/** Per product: when this process last found nothing expired, and the earliest expiry still ahead then. */
+const lastEmpty = new Map<string, { at: number; nextExpiry: string | undefined }>();
 const running = new Map<string, Promise<ReclaimResult>>();
 
 /**
  * Reclaims the product's expired holds for buyers who found too little stock. Concurrent buyers in this process
  * share one pass; across processes a lease lets one reclaim while the others wait for it, so no two release the
- * same holds at once and nobody answers 503 for it.
+ * same holds at once and nobody answers 503 for it. After finding nothing expired, the process looks again only
+ * once a second, or sooner when the next hold's expiry has passed.
  */
 export function reclaimForBuyers(productId: string, now: Date): Promise<ReclaimResult> {
   const empty = lastEmpty.get(productId);
-  if (empty && performance.now() - empty.at < RECHECK_MS && now.getTime() - empty.now < RECHECK_MS) {
+  const nothingDue = empty && (empty.nextExpiry === undefined || now.toISOString() < empty.nextExpiry);
+  if (empty && nothingDue && performance.now() - empty.at < RECHECK_MS) {
     return Promise.resolve({ freed: 0, elsewhere: false });
   }
   const pending = running.get(productId);
@@ -49,15 +52,13 @@ export function reclaimForBuyers(productId: string, now: Date): Promise<ReclaimR
 async function reclaimOnce(productId: string, now: Date): Promise<ReclaimResult> {
   const view = await stockView(productId);
   const shards = view?.product.bucket_slots ?? 0;
-  const expired = (
-    await Promise.all(
-      Array.from({ length: shards }, (_, shard) =>
-        expiredHoldsOfProduct(productId, shard, now, RECLAIM_BATCH),
-      ),
-    )
-  ).flat();
+  const found = await Promise.all(
+    Array.from({ length: shards }, (_, shard) => expiredHoldsOfProduct(productId, shard, now, RECLAIM_BATCH)),
+  );
+  const expired = found.flatMap((shard) => shard.expired);
   if (expired.length === 0) {
-    lastEmpty.set(productId, { at: performance.now(), now: now.getTime() });
+    const upcoming = found.flatMap((shard) => (shard.nextExpiry ? [shard.nextExpiry] : [])).sort();
+    lastEmpty.set(productId, { at: performance.now(), nextExpiry: upcoming[0] });
     return { freed: 0, elsewhere: false };
   }
   const leaseName = `reclaim#${productId}`;
