@@ -68,6 +68,7 @@ const IDEMPOTENCY_ACTIONS = [
 /** The operations the functions send; the table's throttling and system-error alarms sum over them. */
 const TABLE_OPERATIONS = [
   Operation.GET_ITEM,
+  Operation.BATCH_GET_ITEM,
   Operation.QUERY,
   Operation.PUT_ITEM,
   Operation.UPDATE_ITEM,

@@ -1,8 +1,32 @@
 // THE route table: every HTTP route once. The CDK API stack and the local HTTP gateway both read it.
+import type { z } from 'zod';
 import type { table } from '../shared/db/table.ts';
+import type * as schemas from '../shared/schemas.ts';
+import type { ErrorCode } from './error-catalogue.ts';
 
 export type IndexName = keyof typeof table.indexes;
 export type Access = 'none' | 'read' | 'write';
+/** The name of a zod schema exported by shared/schemas.ts (names, not imports: the CDK app loads this file). */
+export type SchemaName = {
+  [K in keyof typeof schemas]: (typeof schemas)[K] extends z.ZodType ? K : never;
+}[keyof typeof schemas];
+
+/** What the OpenAPI document (infra/openapi.ts) says about a route; the handler validates with the same schemas. */
+export interface RouteContract {
+  readonly summary: string;
+  /** Path parameters, body and request headers (lower-case names), each a schema of shared/schemas.ts. */
+  readonly request?: {
+    readonly params?: SchemaName;
+    readonly body?: SchemaName;
+    readonly headers?: Readonly<Record<string, SchemaName>>;
+  };
+  /** Success statuses and the schema of their `data`. */
+  readonly responses: Readonly<Partial<Record<200 | 201 | 202, { schema: SchemaName; description: string }>>>;
+  /** Error codes this route answers besides the ones every route does (INVALID_JSON, PAYLOAD_TOO_LARGE, ...). */
+  readonly errors: readonly ErrorCode[];
+  /** Cache-Control of its success answers when not `no-store`. */
+  readonly cacheControl?: string;
+}
 
 export interface RouteDefinition {
   /** Stable id, used for construct ids and function names. */
@@ -26,6 +50,9 @@ export interface RouteDefinition {
   readonly readsStockView?: boolean;
   /** The function takes and gives back short leases (reclaim, sweep): giving one back is a conditional delete. */
   readonly takesLeases?: boolean;
+  /** Its HTTP contract, for the OpenAPI document (infra/openapi.ts refuses a route without one). Optional only so
+   * tests can serve ad-hoc routes. */
+  readonly contract?: RouteContract;
 }
 
 export const routes = [
@@ -36,6 +63,11 @@ export const routes = [
     entry: 'functions/health.ts',
     access: 'none',
     auth: 'none',
+    contract: {
+      summary: 'Liveness: touches no dependency',
+      responses: { 200: { schema: 'health', description: 'Up' } },
+      errors: [],
+    },
   },
   {
     id: 'get-product',
@@ -45,6 +77,13 @@ export const routes = [
     access: 'read',
     auth: 'none',
     readsStockView: true,
+    contract: {
+      summary: "A product, as this process's view of it (at most 1 s old)",
+      request: { params: 'idParams' },
+      responses: { 200: { schema: 'productView', description: 'The product' } },
+      errors: ['PRODUCT_NOT_FOUND', 'VALIDATION_ERROR'],
+      cacheControl: 'public, max-age=1',
+    },
   },
   {
     id: 'put-product',
@@ -54,6 +93,15 @@ export const routes = [
     access: 'write',
     auth: 'iam',
     readsStockView: true,
+    contract: {
+      summary: 'Create (201) or update/restock (200) a product',
+      request: { params: 'idParams', body: 'putProductBody' },
+      responses: {
+        200: { schema: 'productView', description: 'Updated' },
+        201: { schema: 'productView', description: 'Created' },
+      },
+      errors: ['VALIDATION_ERROR', 'STOCK_BELOW_COMMITTED'],
+    },
   },
   {
     id: 'create-hold',
@@ -67,6 +115,23 @@ export const routes = [
     queries: ['holdsOfProduct'],
     readsStockView: true,
     takesLeases: true,
+    contract: {
+      summary: 'Reserve units for HOLD_TTL_SECONDS (2 minutes by default)',
+      request: { body: 'createHoldBody', headers: { 'idempotency-key': 'idempotencyKeyHeader' } },
+      responses: {
+        201: {
+          schema: 'holdView',
+          description: 'Held (a retry with the same Idempotency-Key and body answers the original hold)',
+        },
+      },
+      errors: [
+        'PRODUCT_NOT_FOUND',
+        'INSUFFICIENT_STOCK',
+        'VALIDATION_ERROR',
+        'IDEMPOTENCY_KEY_REUSED',
+        'REQUEST_IN_PROGRESS',
+      ],
+    },
   },
   {
     id: 'create-order',
@@ -75,6 +140,15 @@ export const routes = [
     entry: 'functions/create-order.ts',
     access: 'write',
     auth: 'none',
+    contract: {
+      summary: 'Turn a hold into an order (its id is the hold id)',
+      request: { body: 'createOrderBody' },
+      responses: {
+        200: { schema: 'orderView', description: 'The hold was already ordered: the same order' },
+        201: { schema: 'orderView', description: 'Ordered' },
+      },
+      errors: ['HOLD_NOT_FOUND', 'HOLD_EXPIRED', 'VALIDATION_ERROR'],
+    },
   },
   {
     id: 'get-order',
@@ -83,6 +157,12 @@ export const routes = [
     entry: 'functions/get-order.ts',
     access: 'read',
     auth: 'none',
+    contract: {
+      summary: 'An order',
+      request: { params: 'idParams' },
+      responses: { 200: { schema: 'orderView', description: 'The order' } },
+      errors: ['ORDER_NOT_FOUND', 'VALIDATION_ERROR'],
+    },
   },
   {
     id: 'payment-webhook',
@@ -93,6 +173,24 @@ export const routes = [
     auth: 'none',
     usesWebhookSecret: true,
     idempotent: true,
+    contract: {
+      summary: "The payment provider's signed outcome for an order, applied exactly once",
+      request: { body: 'webhookBody' },
+      responses: {
+        200: {
+          schema: 'paymentApplied',
+          description: 'Applied, or already applied (duplicates replay the first answer)',
+        },
+        202: { schema: 'paymentAwaitingOrder', description: 'Stored until the order exists' },
+      },
+      errors: [
+        'INVALID_SIGNATURE',
+        'ORDER_ALREADY_FINALIZED',
+        'REQUEST_IN_PROGRESS',
+        'VALIDATION_ERROR',
+        'IDEMPOTENCY_KEY_REUSED',
+      ],
+    },
   },
 ] as const satisfies readonly RouteDefinition[];
 

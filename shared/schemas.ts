@@ -1,4 +1,4 @@
-// Zod schemas of every request: one source for validation at the edge and for the docs.
+// Zod schemas of every request and response: one source for validation at the edge and for the docs (infra/openapi.ts).
 // Objects strip unknown fields (old clients send extras), so nothing unlisted can reach storage.
 import { z } from 'zod';
 import { config } from './config.ts';
@@ -47,3 +47,61 @@ export const webhookBody = z.object({
   status: z.enum(['success', 'failure']),
 });
 export type WebhookBody = z.infer<typeof webhookBody>;
+
+// Responses: the `data` of each success answer. The services' view functions are typed by these (so the handlers
+// cannot drift from them) and infra/openapi.ts documents them; no handler parses its own answer at runtime.
+
+/** ISO-8601 UTC, e.g. "2026-11-29T16:00:00.000Z". */
+const timestamp = z.iso.datetime();
+/** Money in responses: always two decimals, e.g. "49.99". */
+const money = z.string().regex(/^(0|[1-9]\d*)\.\d{2}$/);
+const currency = z.string().regex(/^[A-Z]{3}$/);
+const count = z.number().int().min(0);
+
+export const health = z.object({ status: z.literal('ok') });
+
+export const productView = z.object({
+  id: z.string(),
+  name: z.string(),
+  price: money,
+  currency,
+  /** Units on sale in total. */
+  stock: count,
+  /** Units neither held nor ordered, as of the view (at most 1 s old). */
+  available: count,
+  stock_buckets: z.number().int().min(1).max(MAX_STOCK_BUCKETS),
+});
+
+export const holdStatus = z.enum(['active', 'ordered', 'released']);
+
+export const holdView = z.object({
+  hold_id: z.string(),
+  product_id: z.string(),
+  qty: z.number().int().min(1),
+  status: holdStatus,
+  expires_at: timestamp,
+});
+
+export const orderStatus = z.enum(['pending', 'paid', 'cancelled', 'expired', 'refund_required']);
+
+export const orderView = z.object({
+  order_id: z.string(),
+  hold_id: z.string(),
+  product_id: z.string(),
+  qty: z.number().int().min(1),
+  total_price: money,
+  currency,
+  status: orderStatus,
+  created_at: timestamp,
+  updated_at: timestamp,
+  /** Only while `pending`: when the sweeper expires the unpaid order. */
+  payment_due_at: timestamp.optional(),
+});
+
+/** Webhook 200: the order has this status now (applied, or already applied). */
+export const paymentApplied = z.object({ order_id: z.string(), order_status: orderStatus });
+/** Webhook 202: stored until the order exists. */
+export const paymentAwaitingOrder = z.object({
+  order_id: z.string(),
+  order_status: z.literal('awaiting_order'),
+});

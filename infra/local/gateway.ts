@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { type RouteDefinition, routes as routeTable } from '../routes.ts';
+import { localPages } from './docs.ts';
 
 /** API Gateway accepts 10 MB; the gateway refuses far less so one client cannot make the process buffer much. */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -289,10 +290,18 @@ export async function startGateway({
   load = loadHandler,
 }: GatewayOptions): Promise<Gateway> {
   const match = router(routes);
+  // GET /api/openapi.json and /api/docs describe the project's route table: served only in front of it.
+  const pages = routes === routeTable ? localPages : {};
 
   const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
     const method = req.method ?? 'GET';
     const rawPath = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    const page = Object.hasOwn(pages, rawPath) ? pages[rawPath] : undefined;
+    if (page) {
+      if (method === 'GET') return send(res, await page(), requestId);
+      const message = `${method} is not allowed on ${rawPath}; use GET`;
+      return send(res, envelopeError(405, 'METHOD_NOT_ALLOWED', message, { allow: 'GET' }), requestId);
+    }
     const found = match(method, rawPath);
     if (found.kind === 'none') {
       return send(res, envelopeError(404, 'ROUTE_NOT_FOUND', `No route for ${method} ${rawPath}`), requestId);

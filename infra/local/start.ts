@@ -1,6 +1,16 @@
 // `npm start`: DynamoDB Local (or DYNAMODB_ENDPOINT), the table, demo data, the HTTP gateway and the sweeper timer.
+// The AWS SDK warns at every client it builds that its releases after January 2027 need Node 22+. Lambda runs Node 24
+// and the supported floor for local use and CI is Node 20.19, so locally it is noise; @aws-sdk/core's
+// emitWarningIfUnsupportedVersion reads this variable when the first client is built (later, in main()).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+import { rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, relative } from 'node:path';
 import { z } from 'zod';
-import { ensureTable, JavaMissing, type LocalDynamo, startLocalDynamo } from './dynamodb.ts';
+import { ensureTable, type LocalDynamo, LocalDynamoError, startLocalDynamo } from './dynamodb.ts';
+import { localStateDir, removeInstance, runningInstance, writeInstance } from './instance.ts';
+import { launchChain, watchLaunchChain } from './parents.ts';
 
 const parsed = z
   .object({
@@ -8,6 +18,7 @@ const parsed = z
     EXPIRY_SWEEP_SECONDS: z.coerce.number().int().min(0).default(60),
     DYNAMODB_ENDPOINT: z.url().optional(),
     TABLE_NAME: z.string().min(3).default('flash-sale-local'),
+    FRESH: z.enum(['', '0', '1', 'true', 'false']).default(''),
   })
   .safeParse(process.env);
 if (!parsed.success) {
@@ -15,6 +26,26 @@ if (!parsed.success) {
   process.exit(1);
 }
 const settings = parsed.data;
+const unknownArgs = process.argv.slice(2).filter((arg) => arg !== '--fresh');
+if (unknownArgs.length > 0) {
+  console.error(`Unknown argument ${unknownArgs.join(' ')}: the only one is --fresh (npm run start:fresh).`);
+  process.exit(1);
+}
+/** `npm run start:fresh` (or FRESH=1 npm start): drop the DynamoDB Local data kept from earlier runs. */
+const fresh = process.argv.includes('--fresh') || settings.FRESH === '1' || settings.FRESH === 'true';
+const host = process.env.HOST ?? '127.0.0.1';
+const dbDir = join(localStateDir(), 'dynamodb');
+
+/** A path as the user would type it from the repository (the usual cwd of `npm start`). */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') ? `${rel}/` : path;
+}
+
+/** A progress line while starting. */
+function step(line: string): void {
+  console.log(`- ${line}`);
+}
 
 /** Things to undo on exit, newest first. */
 const cleanups: Array<() => Promise<void>> = [];
@@ -25,6 +56,11 @@ let stopping = false;
 async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
+  // A cleanup that hangs (a client holding a connection open) must not keep the port: give up after 10 s.
+  setTimeout(() => {
+    console.error('shutdown took over 10 s: exiting anyway');
+    process.exit(code || 1);
+  }, 10_000).unref();
   for (const cleanup of cleanups.reverse()) {
     try {
       await cleanup();
@@ -67,19 +103,61 @@ function curlFlow(base: string, signed: boolean): string {
   ].join('\n');
 }
 
+/** Fails with one line if something already listens on the port, before anything is started. */
+async function assertPortFree(port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
 async function main(): Promise<void> {
   // `on`, not `once`: Ctrl-C reaches us both from the terminal and relayed by tsx, and with no listener left the
-  // second copy would kill the process before the cleanups finish.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // second copy would kill the process before the cleanups finish. shutdown() runs once.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       if (!stopping) console.log(`\n${signal}: stopping`);
       void shutdown(0);
     });
   }
-  // If anything exits the process without the cleanups, still kill the DynamoDB Local child (kill is synchronous).
-  process.once('exit', () => void dynamo?.stop());
+  // npm relays SIGTERM to its `sh` only, which dies and leaves tsx and us running: stop when a launcher is gone.
+  const chain = launchChain('infra/local/start.ts');
+  watchLaunchChain(chain, (pid) => {
+    if (!stopping) console.log(`\nprocess ${pid}, which started this one, is gone: stopping`);
+    void shutdown(0);
+  });
+  // If anything exits the process without the cleanups, still kill the DynamoDB Local child (kill is synchronous)
+  // and drop the instance file; a SIGKILL leaves Java to its watchdog.
+  process.once('exit', () => {
+    void dynamo?.stop();
+    removeInstance();
+  });
 
-  dynamo = await startLocalDynamo({ external: settings.DYNAMODB_ENDPOINT });
+  await assertPortFree(settings.PORT);
+  const external = settings.DYNAMODB_ENDPOINT;
+  const other = runningInstance();
+  if (!external && other && other.pid !== process.pid) {
+    return fail(
+      `Another npm start (pid ${other.pid}, ${other.api}) is running with the data in ${shown(dbDir)}: stop it first, or give this one its own LOCAL_STATE_DIR.`,
+    );
+  }
+  if (fresh && !external) {
+    rmSync(dbDir, { recursive: true, force: true });
+    step(`fresh start: removed ${shown(dbDir)}`);
+  }
+
+  dynamo = await startLocalDynamo({
+    external,
+    dbPath: external ? undefined : dbDir,
+    progress: step,
+    onUnexpectedExit: (how) => {
+      if (stopping) return;
+      console.error(`\nDynamoDB Local stopped (${how}): stopping`);
+      void shutdown(1);
+    },
+  });
   cleanups.push(() => dynamo?.stop() ?? Promise.resolve());
   // Set before any handler or domain module is imported: shared/config.ts reads the environment once, at import.
   process.env.DYNAMODB_ENDPOINT = dynamo.endpoint;
@@ -87,32 +165,52 @@ async function main(): Promise<void> {
   // Every "Lambda" shares one process and 50 sockets here, and waiting for a socket counts against the connect
   // timeout: give a local burst room instead of answering 503 (a real Lambda keeps the 2 s default).
   process.env.DYNAMODB_CONNECT_TIMEOUT_MS ??= '15000';
-  await ensureTable(dynamo.endpoint, settings.TABLE_NAME);
+  const created = await ensureTable(dynamo.endpoint, settings.TABLE_NAME);
+  step(`table ${settings.TABLE_NAME} ${created ? 'created' : 'already present'}`);
 
   const { config } = await import('#shared/config.ts');
   // Fault injection (FAULT_INJECTION) and the cloud's contention (CONTENTION_MODE) sit on the one client.
   const { installLocalLayers } = await import('./dynamo-layers.ts');
   const layers = installLocalLayers();
   const contention = layers.contention?.params;
-  const { seed } = await import('./seed.ts');
+  const { seed, DEMO_PRODUCT } = await import('./seed.ts');
   const seeded = await seed();
+  step(`product ${DEMO_PRODUCT.id} ${seeded ? 'seeded' : 'already present (kept from an earlier run)'}`);
 
   const { startGateway } = await import('./gateway.ts');
-  const gateway = await startGateway({ port: settings.PORT, host: process.env.HOST ?? '127.0.0.1' });
+  const gateway = await startGateway({ port: settings.PORT, host });
   cleanups.push(() => gateway.close());
 
   const { startSweeper } = await import('./sweeper.ts');
   cleanups.push(startSweeper(settings.EXPIRY_SWEEP_SECONDS));
 
+  // For `npm run audit` (and anyone): where this instance is. An instance on DYNAMODB_ENDPOINT does not take over
+  // the file of another running instance.
+  const owner = runningInstance();
+  if (!owner || owner.pid === process.pid) {
+    writeInstance({
+      endpoint: dynamo.endpoint,
+      table: settings.TABLE_NAME,
+      api: gateway.url,
+      pid: process.pid,
+      started_at: new Date().toISOString(),
+    });
+    cleanups.push(async () => removeInstance());
+  }
+
   const base = gateway.url.replace('http://127.0.0.1', 'localhost');
+  const data = external
+    ? `DynamoDB at ${dynamo.endpoint}`
+    : `DynamoDB Local at ${dynamo.endpoint}, data kept in ${shown(dbDir)} (npm run start:fresh starts empty)`;
   console.log(
     [
       '',
       `Flash-sale checkout API listening on ${gateway.url}`,
-      `  DynamoDB ${settings.DYNAMODB_ENDPOINT ? 'at' : 'Local started at'} ${dynamo.endpoint}, table ${settings.TABLE_NAME}`,
+      `  ${data}, table ${settings.TABLE_NAME}`,
       `  product 1 ${seeded ? 'seeded' : 'already present'}; hold TTL ${config.HOLD_TTL_SECONDS}s, max ${config.MAX_QTY_PER_HOLD} per hold`,
       `  expiry sweep ${settings.EXPIRY_SWEEP_SECONDS > 0 ? `every ${settings.EXPIRY_SWEEP_SECONDS}s` : 'off'}; webhook signatures ${config.WEBHOOK_SECRET ? 'required' : 'not checked'}`,
       `  contention mode ${contention ? `on (occupancy ${contention.occupancyMs} ms, ${contention.writeUnitsPerSecond} write / ${contention.readUnitsPerSecond} read units/s per partition)` : 'off'}; fault injection ${process.env.FAULT_INJECTION ?? 'off'}`,
+      `  audit the stock ledger: npm run audit -- --product 1 --endpoint ${dynamo.endpoint} --table ${settings.TABLE_NAME}`,
       '',
       curlFlow(base, Boolean(config.WEBHOOK_SECRET)),
       '',
@@ -123,11 +221,14 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof JavaMissing) return fail(error.message);
+  if (error instanceof LocalDynamoError) return fail(error.message);
   if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') {
     return fail(
       `Port ${settings.PORT} is already in use: stop what listens there or run with another, e.g. PORT=${settings.PORT + 1} npm start`,
     );
+  }
+  if (error instanceof Error && 'code' in error && error.code === 'EACCES') {
+    return fail(`Port ${settings.PORT} needs privileges here: use one above 1023, e.g. PORT=3000 npm start`);
   }
   if (error instanceof Error && error.message.startsWith('Invalid configuration')) return fail(error.message);
   console.error(error);

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { z } from 'zod';
 import { config } from '../config.ts';
 import {
   ConditionFailed,
@@ -13,6 +14,7 @@ import {
 } from '../db/transact.ts';
 import { InsufficientStock, ProductNotFound, ServiceBusy } from '../errors.ts';
 import { logger } from '../logger.ts';
+import type { holdView as HoldViewSchema } from '../schemas.ts';
 import { bucketOfItemName, takeUnits } from '../stock/items.ts';
 import { planDraws } from '../stock/rules.ts';
 import {
@@ -31,7 +33,7 @@ import {
 import { getHold, type HoldItem, putHold } from './items.ts';
 import { reclaimForBuyers } from './reclaim.ts';
 
-export function holdView(hold: HoldItem) {
+export function holdView(hold: HoldItem): HoldView {
   return {
     hold_id: hold.hold_id,
     product_id: hold.product_id,
@@ -40,7 +42,8 @@ export function holdView(hold: HoldItem) {
     expires_at: hold.expires_at,
   };
 }
-export type HoldView = ReturnType<typeof holdView>;
+/** The documented shape (shared/schemas.ts): the compiler keeps the answer and the OpenAPI document in step. */
+export type HoldView = z.output<typeof HoldViewSchema>;
 
 /**
  * How long a hold keeps retrying TransactionConflicts. A conflict is on one bucket and the next attempt picks

@@ -1,11 +1,12 @@
 // The middy stack every HTTP function uses: logger context, body limit + JSON parse, zod validation, error envelope.
+import { isUtf8 } from 'node:buffer';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { ZodError, type z } from 'zod';
 import { config } from '../config.ts';
 import { InvalidJson, PayloadTooLarge, ValidationFailed } from '../errors.ts';
-import { logger } from '../logger.ts';
+import { logger, withInvocationLogger } from '../logger.ts';
 import { errorResponse } from './errors.ts';
 import { type HttpResult, success } from './responses.ts';
 
@@ -23,7 +24,7 @@ export interface ParsedRequest<S extends RequestSchemas> {
   params: Parsed<S, 'params'>;
   /** Lower-case header names (API Gateway HTTP API and the local gateway both normalise them). */
   headers: Record<string, string | undefined>;
-  /** The body exactly as received, for signature checks. */
+  /** The body exactly as received, for signature checks (empty for bytes that are not UTF-8 on a route without a body). */
   rawBody: string;
   context: Context;
 }
@@ -33,9 +34,14 @@ export type Handler = (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
-export function rawBodyOf(event: APIGatewayProxyEventV2): string {
-  if (event.body === undefined) return '';
-  return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+/** The body as received: its size in bytes, and its text (`undefined` when the bytes are not UTF-8). */
+export function rawBodyOf(event: APIGatewayProxyEventV2): { bytes: number; text: string | undefined } {
+  if (event.body === undefined) return { bytes: 0, text: '' };
+  if (!event.isBase64Encoded) return { bytes: Buffer.byteLength(event.body, 'utf8'), text: event.body };
+  // API Gateway base64-encodes a body that is not UTF-8 text; measure and check the bytes, never a lossy decode
+  // (each invalid byte would become U+FFFD, 3 bytes, and the text would no longer be what was sent).
+  const bytes = Buffer.from(event.body, 'base64');
+  return { bytes: bytes.length, text: isUtf8(bytes) ? bytes.toString('utf8') : undefined };
 }
 
 function parseJsonObject(raw: string): unknown {
@@ -73,9 +79,11 @@ export async function parseRequest<S extends RequestSchemas>(
   context: Context,
   options: HandlerOptions = {},
 ): Promise<ParsedRequest<S>> {
-  const rawBody = rawBodyOf(event);
-  if (Buffer.byteLength(rawBody, 'utf8') > config.MAX_BODY_BYTES)
-    throw new PayloadTooLarge(config.MAX_BODY_BYTES);
+  const received = rawBodyOf(event);
+  if (received.bytes > config.MAX_BODY_BYTES) throw new PayloadTooLarge(config.MAX_BODY_BYTES);
+  // JSON is UTF-8 text (RFC 8259): other bytes are refused before a signature check or the parser sees them.
+  if (received.text === undefined && schemas.body) throw new InvalidJson('Request body is not valid UTF-8');
+  const rawBody = received.text ?? '';
   await options.authenticate?.(rawBody, event.headers ?? {});
   return {
     body: (schemas.body ? validate(schemas.body, parseJsonObject(rawBody), 'body') : undefined) as Parsed<
@@ -97,7 +105,7 @@ export function httpHandler<S extends RequestSchemas>(
   handle: (request: ParsedRequest<S>) => Promise<HttpResult>,
   options: HandlerOptions = {},
 ): Handler {
-  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+  const stack = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use({
       onError: async (request) => {
@@ -106,5 +114,7 @@ export function httpHandler<S extends RequestSchemas>(
     })
     .handler(async (event, context) =>
       success(await handle(await parseRequest(schemas, event, context, options))),
-    ) as Handler;
+    );
+  // Each invocation logs through its own logger: concurrent requests in one process keep their own context.
+  return withInvocationLogger((event: APIGatewayProxyEventV2, context: Context) => stack(event, context));
 }

@@ -1,4 +1,6 @@
 // Orders: a hold turns into an order once (order_id = hold_id); unpaid orders expire after the payment window.
+
+import type { z } from 'zod';
 import { config } from '../config.ts';
 import { getItem } from '../db/client.ts';
 import { failedOn, transact } from '../db/transact.ts';
@@ -6,6 +8,7 @@ import { HoldExpired, HoldNotFound, OrderNotFound, ServiceBusy } from '../errors
 import { consumeHold, getHold } from '../holds/items.ts';
 import { logger } from '../logger.ts';
 import { formatMinor } from '../money.ts';
+import type { orderView as OrderViewSchema } from '../schemas.ts';
 import { returnUnits, type UnitsRef } from '../stock/items.ts';
 import { movingUnits } from '../stock/view.ts';
 import { expireOrder, type OrderItem, type OrderSlot, orderKey, putOrder } from './items.ts';
@@ -13,7 +16,7 @@ import { decideOrder, orderFromHold } from './rules.ts';
 
 export const getOrderSlot = (orderId: string) => getItem<OrderSlot>(orderKey(orderId));
 
-export function orderView(order: OrderItem) {
+export function orderView(order: OrderItem): OrderView {
   return {
     order_id: order.order_id,
     hold_id: order.hold_id,
@@ -27,7 +30,8 @@ export function orderView(order: OrderItem) {
     ...(order.status === 'pending' && order.payment_due_at ? { payment_due_at: order.payment_due_at } : {}),
   };
 }
-export type OrderView = ReturnType<typeof orderView>;
+/** The documented shape (shared/schemas.ts): the compiler keeps the answer and the OpenAPI document in step. */
+export type OrderView = z.output<typeof OrderViewSchema>;
 
 export async function getOrder(orderId: string): Promise<OrderView> {
   const slot = await getOrderSlot(orderId);

@@ -1,11 +1,12 @@
 // Products: the catalogue view buyers read, and the admin's create / restock / re-split, ledger-balanced per bucket.
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { z } from 'zod';
 import { db } from '../db/client.ts';
 import { ConditionFailed, transact, withContentionRetry } from '../db/transact.ts';
 import { ProductNotFound, ServiceBusy, StockBelowCommitted } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { formatMinor, parsePrice } from '../money.ts';
-import type { PutProductBody } from '../schemas.ts';
+import type { productView as ProductViewSchema, PutProductBody } from '../schemas.ts';
 import {
   bucketCreate,
   bucketMove,
@@ -20,7 +21,7 @@ import {
 import { type BucketChange, defaultBucketCount, MAX_STOCK_BUCKETS, planRestock } from './rules.ts';
 import { forgetView, readProduct, type StockView, stockView } from './view.ts';
 
-export function productView({ product, buckets }: StockView) {
+export function productView({ product, buckets }: StockView): ProductView {
   const all = [...buckets.values()];
   return {
     id: product.product_id,
@@ -32,7 +33,8 @@ export function productView({ product, buckets }: StockView) {
     stock_buckets: product.stock_buckets,
   };
 }
-export type ProductView = ReturnType<typeof productView>;
+/** The documented shape (shared/schemas.ts): the compiler keeps the answer and the OpenAPI document in step. */
+export type ProductView = z.output<typeof ProductViewSchema>;
 
 /** The product as this process last saw it: at most STOCK_VIEW_MAX_AGE_MS (1 s) old. */
 export async function getProduct(productId: string): Promise<ProductView> {

@@ -8,7 +8,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CLOUD, type ContentionStats, installContentionMode } from '../../infra/local/contention.ts';
 import { ALL_FAULTS, seededRandom, setFaultPlan } from '../../infra/local/faults.ts';
 import { dynamo } from '../../shared/db/client.ts';
-import { type Command, runScenario, type Scenario, scenarioArbitrary } from '../property/scenario.ts';
+import {
+  type Command,
+  coverage,
+  runScenario,
+  type Scenario,
+  scenarioArbitrary,
+} from '../property/scenario.ts';
 
 /** Runs per variant (PROPERTY_RUNS=300, the soak, gives 75 and 38): conflicts and faults cost backoff. */
 const runsFor = (share: number) => Math.max(1, Math.ceil(Number(process.env.PROPERTY_RUNS ?? 40) / share));
@@ -116,6 +122,10 @@ function retryCleanupConflicts(): () => void {
   return () => void dynamo.middlewareStack.remove(name);
 }
 
+/** Holds answered 201 so far in this process (the scenario's coverage tally). */
+const holdsGranted = () =>
+  [...coverage].filter(([seen]) => /^hold( keyed)? 201/.test(seen)).reduce((sum, [, n]) => sum + n, 0);
+
 /** What the checkout met: the harness's own refused clean-ups are counted apart. */
 const conflictsOf = (stats: ContentionStats) => ({
   transactionConflicts: stats.transactionConflicts,
@@ -144,6 +154,7 @@ describe('checkout under TransactionConflict storms from the contention mode', (
       async () => {
         const seed = seedFor(`contention-storms (${name})`, runs);
         cleanupConflicts = 0;
+        const grantedBefore = holdsGranted();
         const mode = installContentionMode(dynamo, STORM);
         const stopRetrying = retryCleanupConflicts();
         let executed = 0;
@@ -170,6 +181,8 @@ describe('checkout under TransactionConflict storms from the contention mode', (
         console.log(`contention-storms (${name}): ${executed} runs, seed ${seed}`, stats);
         // The storms really happened (a replay with PROPERTY_PATH runs one scenario, which may be too quiet).
         if (!process.env.PROPERTY_PATH) expect(stats.transactionConflicts).toBeGreaterThan(0);
+        // And holds were still granted through them: refusing every hold would also keep the books balanced.
+        if (!process.env.PROPERTY_PATH) expect(holdsGranted() - grantedBefore).toBeGreaterThan(0);
       },
       60_000 + runs * 30_000,
     );

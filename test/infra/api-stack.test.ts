@@ -331,7 +331,22 @@ describe('alarms', () => {
         metricStats(candidate).some((metric) => metric.MetricName === metricName),
       );
       const metrics = metricStats(alarm ?? {});
-      expect(metrics.length).toBeGreaterThanOrEqual(4);
+      const operations = metrics.map(
+        (metric) =>
+          (metric.Dimensions as { Name: string; Value: unknown }[]).find((d) => d.Name === 'Operation')
+            ?.Value,
+      );
+      expect(operations.sort()).toEqual(
+        [
+          'BatchGetItem',
+          'DeleteItem',
+          'GetItem',
+          'PutItem',
+          'Query',
+          'TransactWriteItems',
+          'UpdateItem',
+        ].sort(),
+      );
       for (const metric of metrics) {
         expect(metric.Namespace).toBe('AWS/DynamoDB');
         const table = (metric.Dimensions as { Name: string; Value: unknown }[]).find(

@@ -1,14 +1,42 @@
 // Builds one stage in memory with cdk.json's context, and reads its templates in the terms the tests speak.
-import { readFileSync } from 'node:fs';
-import { App, type CfnElement, type Stack } from 'aws-cdk-lib';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { App, type AppProps, type CfnElement, type Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { afterAll, expect, vi } from 'vitest';
 import type { FunctionId } from '../../infra/api-stack.ts';
 import { addCheckoutStage, type CheckoutStage } from '../../infra/stage.ts';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
   context: Record<string, unknown>;
 };
+
+// Synth output. An App without `outdir` synthesizes into a fresh `cdk.out*` folder in the OS temp dir that nothing
+// removes (15-28 per run before). Every app built here writes under one temp folder per test file instead (still in
+// the OS temp dir: no package.json with "type": "module" above a bundle, as in Lambda), removed after the file.
+const osTemp = realpathSync(tmpdir());
+const outRoot = mkdtempSync(join(osTemp, 'checkout-infra-'));
+// Watches the temp folders CDK makes (it calls the CommonJS `fs`), to prove none is a stray `cdk.out*`.
+const commonJsFs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
+const madeTempDirs = vi.spyOn(commonJsFs, 'mkdtempSync');
+
+afterAll(() => {
+  const made = madeTempDirs.mock.results.flatMap((result) =>
+    result.type === 'return' ? [String(result.value)] : [],
+  );
+  madeTempDirs.mockRestore();
+  rmSync(outRoot, { recursive: true, force: true });
+  const strays = made.filter((dir) => dirname(dir) === osTemp && basename(dir).startsWith('cdk.out'));
+  expect(strays, 'cdk.out* folders synthesized into the OS temp dir').toEqual([]);
+  expect(existsSync(outRoot)).toBe(false);
+});
+
+/** An App whose synth output goes under this file's temp folder (`new App()` alone makes a `cdk.out*` in the OS temp dir). */
+export const newApp = (props: AppProps = {}): App =>
+  new App({ outdir: mkdtempSync(join(outRoot, 'cdk.out-')), ...props });
 
 export interface BuiltStage extends CheckoutStage {
   readonly app: App;
@@ -23,7 +51,7 @@ export interface BuiltStage extends CheckoutStage {
 export function buildStage(
   options: { stage?: string; context?: Record<string, unknown>; bundle?: boolean } = {},
 ): BuiltStage {
-  const app = new App({
+  const app = newApp({
     context: {
       ...cdkJson.context,
       ...(options.stage ? { stage: options.stage } : {}),

@@ -1,12 +1,11 @@
 // Stage settings from CDK context: safe defaults, cdk.json per-stage values, command-line overrides, loud errors.
-import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { stageSettings } from '../../infra/stage.ts';
-import { buildStage } from './fixture.ts';
+import { buildStage, newApp } from './fixture.ts';
 
 describe('stage settings', () => {
   it('GIVEN no context at all WHEN settings are read THEN the stage is dev with safe defaults', () => {
-    expect(stageSettings(new App())).toEqual({
+    expect(stageSettings(newApp())).toEqual({
       stage: 'dev',
       ephemeral: true,
       logRetentionDays: 30,
@@ -35,7 +34,7 @@ describe('stage settings', () => {
   });
 
   it('GIVEN command-line strings WHEN settings are read THEN numbers and origin lists are parsed', () => {
-    const app = new App({
+    const app = newApp({
       context: {
         stage: 'staging',
         throttleRateLimit: '7',
@@ -59,6 +58,6 @@ describe('stage settings', () => {
     ['an invalid alarm email', { alarmEmail: 'on-call' }],
     ['a zero throttle', { throttleRateLimit: 0 }],
   ])('GIVEN %s WHEN settings are read THEN synth stops with a context error', (_, context) => {
-    expect(() => stageSettings(new App({ context }))).toThrow(/Invalid CDK context/);
+    expect(() => stageSettings(newApp({ context }))).toThrow(/Invalid CDK context/);
   });
 });

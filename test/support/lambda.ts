@@ -11,8 +11,12 @@ type Handler = (
 export interface Invocation {
   body?: unknown;
   rawBody?: string;
+  /** Sends `rawBytes` as API Gateway sends a binary body: base64 with `isBase64Encoded: true`. */
+  rawBytes?: Uint8Array;
   headers?: Record<string, string>;
   pathParameters?: Record<string, string>;
+  /** The Lambda context's function name (default `test`). */
+  functionName?: string;
 }
 
 /** The local gateway's Lambda context (monotonic remaining-time clock, so faking `Date` cannot run it out). */
@@ -26,10 +30,15 @@ export interface Answer {
     error?: { code: string; message: string; details?: unknown };
   };
   headers: Record<string, unknown>;
+  /** The invocation's `context.awsRequestId` (set by `invoke`). */
+  requestId?: string;
 }
 
 export async function invoke(handler: Handler, request: Invocation = {}): Promise<Answer> {
-  const body = request.rawBody ?? (request.body === undefined ? undefined : JSON.stringify(request.body));
+  const base64 = request.rawBytes !== undefined;
+  const body = base64
+    ? Buffer.from(request.rawBytes ?? []).toString('base64')
+    : (request.rawBody ?? (request.body === undefined ? undefined : JSON.stringify(request.body)));
   const event = {
     version: '2.0',
     routeKey: '$default',
@@ -38,13 +47,15 @@ export async function invoke(handler: Handler, request: Invocation = {}): Promis
     headers: { 'content-type': 'application/json', ...request.headers },
     pathParameters: request.pathParameters,
     body,
-    isBase64Encoded: false,
+    isBase64Encoded: base64,
     requestContext: { requestId: randomUUID(), http: { method: 'POST', path: '/' } },
   } as unknown as APIGatewayProxyEventV2;
-  const result = await handler(event, lambdaContext());
+  const context = lambdaContext(request.functionName);
+  const result = await handler(event, context);
   return {
     status: result.statusCode ?? 0,
     body: JSON.parse(result.body ?? 'null'),
     headers: result.headers ?? {},
+    requestId: context.awsRequestId,
   };
 }
