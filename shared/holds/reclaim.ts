@@ -2,6 +2,7 @@
 // releases them so the units go to the buyers waiting now, not at the next sweep.
 import { performance } from 'node:perf_hooks';
 import { mapLimit } from '../concurrency.ts';
+import { config } from '../config.ts';
 import { acquireLease, waitForLease } from '../db/lease.ts';
 import { logger } from '../logger.ts';
 import { stockView } from '../stock/view.ts';
@@ -27,7 +28,7 @@ export interface ReclaimResult {
 }
 
 /** Per product: when this process last found nothing expired, and the earliest expiry still ahead then. */
-const lastEmpty = new Map<string, { at: number; nextExpiry: string | undefined }>();
+const lastEmpty = new Map<string, { at: number; nextExpiry: string }>();
 const running = new Map<string, Promise<ReclaimResult>>();
 
 /**
@@ -38,8 +39,7 @@ const running = new Map<string, Promise<ReclaimResult>>();
  */
 export function reclaimForBuyers(productId: string, now: Date): Promise<ReclaimResult> {
   const empty = lastEmpty.get(productId);
-  const nothingDue = empty && (empty.nextExpiry === undefined || now.toISOString() < empty.nextExpiry);
-  if (empty && nothingDue && performance.now() - empty.at < RECHECK_MS) {
+  if (empty && now.toISOString() < empty.nextExpiry && performance.now() - empty.at < RECHECK_MS) {
     return Promise.resolve({ freed: 0, elsewhere: false });
   }
   const pending = running.get(productId);
@@ -57,8 +57,13 @@ async function reclaimOnce(productId: string, now: Date): Promise<ReclaimResult>
   );
   const expired = found.flatMap((shard) => shard.expired);
   if (expired.length === 0) {
-    const upcoming = found.flatMap((shard) => (shard.nextExpiry ? [shard.nextExpiry] : [])).sort();
-    lastEmpty.set(productId, { at: performance.now(), nextExpiry: upcoming[0] });
+    // A hold made after this look expires a full TTL after it at the earliest.
+    const latest = new Date(now.getTime() + config.HOLD_TTL_SECONDS * 1000).toISOString();
+    const upcoming = found
+      .flatMap((shard) => (shard.nextExpiry ? [shard.nextExpiry] : []))
+      .concat(latest)
+      .sort();
+    lastEmpty.set(productId, { at: performance.now(), nextExpiry: upcoming[0] ?? latest });
     return { freed: 0, elsewhere: false };
   }
   const leaseName = `reclaim#${productId}`;
