@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { apiClient, dataOf } from '../support/http.ts';
+import { collectOutput } from '../support/processes.ts';
 
 // `npm start` is `tsx infra/local/start.ts`; running tsx's CLI with this node avoids depending on npm's signal handling.
 const TSX = join(process.cwd(), 'node_modules/tsx/dist/cli.mjs');
@@ -23,16 +24,9 @@ afterEach(() => {
 function start(env: NodeJS.ProcessEnv): Started {
   const child = spawn(process.execPath, [TSX, START], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-  });
+  const output = collectOutput(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => ({ stdout, stderr }), exited };
+  return { child, output, exited };
 }
 
 /** Resolves with the first match of `pattern` in stdout; rejects if the process exits first. */
