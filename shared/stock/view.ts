@@ -1,9 +1,11 @@
 // The per-process view of a product: catalogue and bucket levels, at most STOCK_VIEW_MAX_AGE_MS old, kept current
 // by this process's own writes. It steers (which bucket to try, whether to try at all); conditions still decide.
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
 import { db, tableName } from '../db/client.ts';
+import { ServiceBusy } from '../errors.ts';
 import {
   type Draw,
   type ProductItem,
@@ -47,8 +49,11 @@ export async function readProduct(productId: string, minSlots = 0): Promise<Stoc
   const buckets = new Map<number, BucketState>();
   const slots = Math.max(product.bucket_slots, minSlots);
   let keys = Array.from({ length: slots }, (_, bucket) => stockBucketKey(productId, bucket));
-  // BatchGetItem may leave keys unprocessed under load; ask again for just those.
-  for (let round = 0; keys.length > 0 && round < 10; round++) {
+  // BatchGetItem may leave keys unprocessed under load; ask again for just those, then give up with 503 rather than
+  // answer from a view that silently misses buckets.
+  for (let round = 0; keys.length > 0; round++) {
+    if (round === 5) throw new ServiceBusy();
+    if (round > 0) await sleep(25 * 2 ** round * Math.random());
     const { Responses, UnprocessedKeys } = await db.send(
       new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
     );
