@@ -91,22 +91,11 @@ export function certainlyNotWritten(error: unknown): boolean {
   return refused && attempts <= 1;
 }
 
-export interface RetryOptions {
-  /** Runs after each backoff, before the next attempt; throw to stop retrying (e.g. the stock is gone anyway). */
-  beforeRetry?: (error: unknown) => Promise<void> | void;
-  /** Backoff base in ms (full jitter, doubled per attempt, 1 s cap). */
-  baseDelayMs?: number;
-}
-
 /**
  * Runs `operation`, retrying contention with full-jitter exponential backoff (25 ms base, 1 s cap).
  * After TRANSACTION_MAX_ATTEMPTS tries the caller gets ServiceBusy (503 + Retry-After), never a raw 500.
  */
-export async function withContentionRetry<T>(
-  name: string,
-  operation: () => Promise<T>,
-  options: RetryOptions = {},
-): Promise<T> {
+export async function withContentionRetry<T>(name: string, operation: () => Promise<T>): Promise<T> {
   const attempts = config.TRANSACTION_MAX_ATTEMPTS;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -117,8 +106,7 @@ export async function withContentionRetry<T>(
         logger.warn('contention_gave_up', { operation: name, attempts, error_name: (error as Error).name });
         throw new ServiceBusy();
       }
-      await sleep(Math.random() * Math.min(1000, (options.baseDelayMs ?? 25) * 2 ** attempt));
-      await options.beforeRetry?.(error);
+      await sleep(Math.random() * Math.min(1000, 25 * 2 ** attempt));
     }
   }
 }
@@ -147,15 +135,8 @@ export async function transactOnce(operation: string, items: NamedItems): Promis
   }
 }
 
-/**
- * Writes `items` (or the items `build` returns, rebuilt for every attempt) in one transaction, retrying contention.
- * A failed condition surfaces as ConditionFailed naming the item(s): `failedOn(error, 'stock')`.
- */
-export function transact(
-  operation: string,
-  items: NamedItems | (() => NamedItems),
-  options: RetryOptions = {},
-): Promise<void> {
-  const build = typeof items === 'function' ? items : () => items;
-  return withContentionRetry(operation, () => transactOnce(operation, build()), options);
+/** Writes `items` in one transaction, retrying contention. A failed condition surfaces as ConditionFailed naming
+ * the item(s): `failedOn(error, 'stock')`. */
+export function transact(operation: string, items: NamedItems): Promise<void> {
+  return withContentionRetry(operation, () => transactOnce(operation, items));
 }

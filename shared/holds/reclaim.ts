@@ -7,7 +7,7 @@ import { acquireLease, waitForLease } from '../db/lease.ts';
 import { logger } from '../logger.ts';
 import { stockView } from '../stock/view.ts';
 import { expiredHoldsOfProduct } from './items.ts';
-import { releaseExpiredGroup, releaseGroups, unitsFreed } from './release.ts';
+import { gaveUnitsBack, releaseExpiredGroup, releaseGroups } from './release.ts';
 
 /** Expired holds one reclaim pass looks at per index shard. */
 const RECLAIM_BATCH = 25;
@@ -81,7 +81,11 @@ async function reclaimOnce(productId: string, now: Date): Promise<ReclaimResult>
     outcomes.forEach((outcome, index) => {
       const group = groups[index] ?? [];
       if (outcome.status === 'rejected') failed += group.length;
-      else freed += outcome.value.reduce((sum, result, i) => sum + unitsFreed(result, group[i]?.qty ?? 0), 0);
+      else
+        freed += outcome.value.reduce(
+          (sum, result, i) => sum + (gaveUnitsBack(result) ? (group[i]?.qty ?? 0) : 0),
+          0,
+        );
     });
     logger.info('hold_reclaimed', { product_id: productId, holds: expired.length, qty: freed, failed });
     return { freed, elsewhere: false };

@@ -81,9 +81,9 @@ async function settleParkedPayment(
   return success ? 'paid_from_parked' : 'cancelled_from_parked';
 }
 
-/** Units a release outcome gave back to the stock. */
-export const unitsFreed = (outcome: ReleaseOutcome, qty: number) =>
-  outcome === 'released' || outcome === 'cancelled_from_parked' ? qty : 0;
+/** True when the release gave the hold's units back to the stock (a parked success kept them, as a paid order). */
+export const gaveUnitsBack = (outcome: ReleaseOutcome) =>
+  outcome === 'released' || outcome === 'cancelled_from_parked';
 
 /** Holds per batch transaction: two items each (the hold, its order slot) plus the one bucket, under 100 items. */
 export const RELEASE_BATCH = 45;

@@ -19,17 +19,18 @@ import {
   stockItemName,
 } from './items.ts';
 import { type BucketChange, defaultBucketCount, MAX_STOCK_BUCKETS, planRestock } from './rules.ts';
-import { forgetView, readProduct, type StockView, stockView } from './view.ts';
+import { forgetView, readProduct, type StockView, stockView, totalAvailable } from './view.ts';
 
-export function productView({ product, buckets }: StockView): ProductView {
-  const all = [...buckets.values()];
+export function productView(view: StockView): ProductView {
+  const { product } = view;
+  const all = [...view.buckets.values()];
   return {
     id: product.product_id,
     name: product.name,
     price: formatMinor(product.price_minor),
     currency: product.currency,
     stock: all.reduce((sum, bucket) => sum + bucket.stock, 0),
-    available: all.reduce((sum, bucket) => sum + bucket.available, 0),
+    available: totalAvailable(view),
     stock_buckets: product.stock_buckets,
   };
 }

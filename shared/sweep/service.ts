@@ -4,7 +4,7 @@ import { mapLimit } from '../concurrency.ts';
 import { acquireLease } from '../db/lease.ts';
 import { DEADLINE_SHARDS } from '../db/table.ts';
 import type { HoldRef } from '../holds/items.ts';
-import { type ReleaseOutcome, releaseExpiredGroup, releaseGroups } from '../holds/release.ts';
+import { gaveUnitsBack, type ReleaseOutcome, releaseExpiredGroup, releaseGroups } from '../holds/release.ts';
 import { logger } from '../logger.ts';
 import { expireUnpaidOrder, type OrderRef } from '../orders/service.ts';
 import { pastDeadlinePage } from './items.ts';
@@ -105,7 +105,7 @@ async function readRound(cursors: Map<number, Record<string, unknown> | undefine
 
 async function settleRound(items: DeadlineItem[], now: Date, report: SweepReport, parallel: number) {
   const count = (outcome: ReleaseOutcome) => {
-    if (outcome === 'released' || outcome === 'cancelled_from_parked') report.holds_released++;
+    if (gaveUnitsBack(outcome)) report.holds_released++;
     else if (outcome === 'paid_from_parked') report.holds_paid_from_parked++;
     else report.holds_already_settled++;
   };
