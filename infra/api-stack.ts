@@ -28,7 +28,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -36,6 +36,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { table as tableDefinition } from '../shared/db/table.ts';
+import { BUNDLING } from './bundling.ts';
 import { type Access, type IndexName, routes, sweeper } from './routes.ts';
 import { SERVICE_NAME, type StageSettings } from './stage.ts';
 
@@ -77,18 +78,6 @@ const TABLE_OPERATIONS = [
 ];
 
 const RUNTIME = Runtime.NODEJS_24_X;
-
-const BUNDLING: BundlingOptions = {
-  // Local esbuild only: synth must never need Docker.
-  forceDockerBundling: false,
-  format: OutputFormat.CJS,
-  target: 'node24',
-  minify: true,
-  sourceMap: true,
-  sourcesContent: false,
-  // The SDK ships inside the bundle at the lockfile's version instead of whatever the runtime carries.
-  bundleAwsSDK: true,
-};
 
 interface FunctionSpec {
   readonly id: FunctionId;

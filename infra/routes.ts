@@ -40,6 +40,10 @@ export interface RouteDefinition {
   readonly access: Access;
   /** `iam`: the route needs SigV4-signed calls (API Gateway IAM authorization). */
   readonly auth: 'none' | 'iam';
+  /** `buyer`: the route serves an identified shopper when a JWT issuer is configured (the stage's `jwtIssuer` in the
+   * cloud, `JWT_ISSUER` locally): a bearer token is then required and its `sub` is the customer id. Without an
+   * issuer the route stays anonymous. */
+  readonly identity?: 'buyer';
   /** The function reads the webhook signing secret. */
   readonly usesWebhookSecret?: boolean;
   /** The function keeps Powertools idempotency records (needs write access even on its own records). */
@@ -110,6 +114,7 @@ export const routes = [
     entry: 'functions/create-hold.ts',
     access: 'write',
     auth: 'none',
+    identity: 'buyer',
     idempotent: true,
     // Reclaims the product's expired-but-unswept holds when stock is short, one reclaimer at a time (a lease).
     queries: ['holdsOfProduct'],
@@ -140,6 +145,7 @@ export const routes = [
     entry: 'functions/create-order.ts',
     access: 'write',
     auth: 'none',
+    identity: 'buyer',
     contract: {
       summary: 'Turn a hold into an order (its id is the hold id)',
       request: { body: 'createOrderBody' },
@@ -157,6 +163,7 @@ export const routes = [
     entry: 'functions/get-order.ts',
     access: 'read',
     auth: 'none',
+    identity: 'buyer',
     contract: {
       summary: 'An order',
       request: { params: 'idParams' },
