@@ -20,6 +20,22 @@ export const errorCatalogue = {
     description: 'The new stock is below the units already held or ordered (`details.committed`).',
     details: z.object({ committed: z.number().int().min(0) }),
   },
+  CUSTOMER_LIMIT_REACHED: {
+    status: 409,
+    description:
+      "The product's `max_per_customer` would be exceeded: `details.limit`, and `details.used`, the units the customer already has in active holds, pending and paid orders.",
+    details: z.object({ limit: z.number().int().min(1), used: z.number().int().min(0) }),
+  },
+  AUTHENTICATION_REQUIRED: {
+    status: 401,
+    description:
+      'A route that serves identified buyers (identity on) got no `Authorization: Bearer` token, or a limited product was held without one.',
+  },
+  INVALID_TOKEN: {
+    status: 401,
+    description:
+      "The bearer token is malformed, forged, expired, not yet valid, or not from the configured issuer and audience. (In the cloud, API Gateway's JWT authorizer answers these 401s itself, with its own body.)",
+  },
   HOLD_EXPIRED: { status: 410, description: 'The hold expired before it was ordered.' },
   ORDER_ALREADY_FINALIZED: {
     status: 409,

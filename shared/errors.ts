@@ -114,3 +114,31 @@ export class ServiceBusy extends AppError {
     });
   }
 }
+
+/** A route that serves identified buyers got no bearer token (or not a `Bearer` one). */
+export class AuthenticationRequired extends AppError {
+  constructor() {
+    super(401, 'AUTHENTICATION_REQUIRED', 'A bearer token identifying the buyer is required', undefined, {
+      'WWW-Authenticate': 'Bearer',
+    });
+  }
+}
+
+/** The bearer token is malformed, forged, expired, not yet valid, or from another issuer or audience. */
+export class InvalidToken extends AppError {
+  constructor() {
+    super(401, 'INVALID_TOKEN', 'The bearer token is not valid', undefined, {
+      'WWW-Authenticate': 'Bearer error="invalid_token"',
+    });
+  }
+}
+
+/** The customer's units in active holds, pending and paid orders of this product would exceed its limit. */
+export class CustomerLimitReached extends AppError {
+  constructor(limit: number, used: number) {
+    super(409, 'CUSTOMER_LIMIT_REACHED', `At most ${limit} units of this product per customer`, {
+      limit,
+      used,
+    });
+  }
+}
