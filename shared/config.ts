@@ -13,6 +13,13 @@ const schema = z.object({
   WEBHOOK_SECRET: z.string().optional(),
   /** Secrets Manager name or ARN holding the comma-separated signing secrets. */
   WEBHOOK_SECRET_ID: z.string().optional(),
+  /**
+   * The identity provider whose bearer tokens identify buyers (the stage's `jwtIssuer` in the cloud, where API Gateway
+   * verifies them; the local gateway verifies them itself). Unset: anonymous shoppers, and no per-customer limits.
+   */
+  JWT_ISSUER: z.url().optional(),
+  /** Comma-separated audiences a token's `aud` must contain one of (local gateway; API Gateway in the cloud). */
+  JWT_AUDIENCE: z.string().optional(),
   MAX_BODY_BYTES: z.coerce
     .number()
     .int()
