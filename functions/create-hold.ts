@@ -9,15 +9,24 @@ import { createHoldBody, idempotencyKeyHeader } from '#shared/schemas.ts';
 const keyed = idempotencyConfig('[product_id, qty]');
 
 const createHoldOnce = makeIdempotent(
-  async (request: { idempotency_key: string; product_id: string; qty: number }) =>
-    createHold(request.product_id, request.qty, new Date()),
+  async (request: { idempotency_key: string; product_id: string; qty: number; customer?: string }) =>
+    createHold(request.product_id, request.qty, new Date(), request.customer),
   { persistenceStore: idempotencyStore('create-hold'), config: keyed },
 );
 
-export const handler = httpHandler({ body: createHoldBody }, async ({ body, headers, context }) => {
+export const handler = httpHandler({ body: createHoldBody }, async ({ body, headers, customer, context }) => {
   const rawKey = headers['idempotency-key'];
-  if (rawKey === undefined) return created(await createHold(body.product_id, body.qty, new Date()));
+  if (rawKey === undefined) return created(await createHold(body.product_id, body.qty, new Date(), customer));
   const key = validate(idempotencyKeyHeader, rawKey, 'header.idempotency-key');
   keyed.registerLambdaContext(context);
-  return created(await createHoldOnce({ idempotency_key: key, product_id: body.product_id, qty: body.qty }));
+  // Keys are the buyer's own: the same key from another customer is another request, never their hold.
+  const scopedKey = customer === undefined ? key : JSON.stringify([customer, key]);
+  return created(
+    await createHoldOnce({
+      idempotency_key: scopedKey,
+      product_id: body.product_id,
+      qty: body.qty,
+      customer,
+    }),
+  );
 });

@@ -5,7 +5,7 @@ import { created, ok } from '#shared/http/responses.ts';
 import { createOrder } from '#shared/orders/service.ts';
 import { createOrderBody } from '#shared/schemas.ts';
 
-export const handler = httpHandler({ body: createOrderBody }, async ({ body }) => {
-  const result = await createOrder(body.hold_id, new Date());
+export const handler = httpHandler({ body: createOrderBody }, async ({ body, customer }) => {
+  const result = await createOrder(body.hold_id, new Date(), customer);
   return result.created ? created(result.order) : ok(result.order);
 });

@@ -5,4 +5,6 @@ import { ok } from '#shared/http/responses.ts';
 import { getOrder } from '#shared/orders/service.ts';
 import { idParams } from '#shared/schemas.ts';
 
-export const handler = httpHandler({ params: idParams }, async ({ params }) => ok(await getOrder(params.id)));
+export const handler = httpHandler({ params: idParams }, async ({ params, customer }) =>
+  ok(await getOrder(params.id, customer)),
+);

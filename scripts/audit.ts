@@ -132,7 +132,7 @@ try {
 }
 console.log(`Auditing table ${table} at ${where}`);
 
-const { checkLedger, repairDrift } = await import('../shared/audit/ledger.ts');
+const { checkLedger, repairCustomerDrift, repairDrift } = await import('../shared/audit/ledger.ts');
 try {
   const report = await checkLedger(values.all ? undefined : values.product);
 
@@ -143,11 +143,21 @@ try {
   console.table(report.buckets);
   console.log('Per product (all buckets together):');
   console.table(report.products);
+  if (report.customers.length > 0) {
+    console.log('Per customer (allowance counters):');
+    console.table(report.customers);
+  }
   if (values.repair) {
     for (const row of report.buckets.filter((r) => r.drift !== 0)) {
       const fixed = await repairDrift(row);
       console.log(
         `${row.product_id}#${row.bucket}: ${fixed ? `available ${row.available} -> ${row.available + row.drift}` : 'not repaired (changed meanwhile, or oversold: needs a human)'}`,
+      );
+    }
+    for (const row of report.customers.filter((r) => r.drift !== 0)) {
+      const fixed = await repairCustomerDrift(row);
+      console.log(
+        `customer ${row.customer_id} product ${row.product_id}: ${fixed ? `counter ${row.counter} -> ${row.counter + row.drift}` : 'not repaired (changed meanwhile)'}`,
       );
     }
   }

@@ -28,6 +28,21 @@ export const putProductBody = z.object({
   stock: z.number().int().min(0).max(1_000_000),
   /** Partitions the stock is split over; omitted keeps the current count (a new product gets the default). */
   stock_buckets: z.number().int().min(1).max(MAX_STOCK_BUCKETS).optional(),
+  /**
+   * At most this many units per customer, across their active holds, pending and paid orders; null removes the
+   * limit, omitted keeps it. Needs buyer identity (a JWT issuer), since the limit is per identified customer.
+   */
+  max_per_customer: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .nullable()
+    .optional()
+    .refine(
+      (limit) => limit === undefined || limit === null || config.JWT_ISSUER !== undefined,
+      'needs buyer identity: configure a JWT issuer (the stage setting jwtIssuer, or JWT_ISSUER locally)',
+    ),
 });
 export type PutProductBody = z.infer<typeof putProductBody>;
 
@@ -70,6 +85,8 @@ export const productView = z.object({
   /** Units neither held nor ordered, as of the view (at most 1 s old). */
   available: count,
   stock_buckets: z.number().int().min(1).max(MAX_STOCK_BUCKETS),
+  /** Units per customer across their holds and orders; absent when the product has no limit. */
+  max_per_customer: z.number().int().min(1).optional(),
 });
 
 export const holdStatus = z.enum(['active', 'ordered', 'released']);

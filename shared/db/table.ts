@@ -9,7 +9,8 @@ export interface IndexDefinition {
   readonly nonKeyAttributes: readonly string[];
 }
 
-const projected = ['entity', 'hold_id', 'order_id', 'product_id', 'qty', 'draws', 'status'] as const;
+// customer_id: a release gives the customer's allowance back in the same transaction as the units.
+const projected = ['entity', 'hold_id', 'order_id', 'product_id', 'qty', 'draws', 'status', 'customer_id'] as const;
 
 export const table = {
   partitionKey: 'pk',

@@ -18,13 +18,15 @@ export interface HoldItem {
   draws: Draw[];
   unit_price_minor: number;
   currency: string;
+  /** The identified buyer (`sub` of their token); absent for an anonymous hold. */
+  customer_id?: string;
   status: HoldStatus;
   created_at: string;
   expires_at: string;
 }
 
 /** What the sweeper and reclaim read from the indexes: enough to release the hold. */
-export type HoldRef = Pick<HoldItem, 'hold_id' | 'product_id' | 'qty' | 'draws'>;
+export type HoldRef = Pick<HoldItem, 'hold_id' | 'product_id' | 'qty' | 'draws' | 'customer_id'>;
 
 const byProduct = table.indexes.holdsOfProduct;
 

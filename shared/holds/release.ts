@@ -1,5 +1,6 @@
 // Releasing a hold exactly once when it expires, and settling a payment that was parked on it.
 import { config } from '../config.ts';
+import { uncountUnits, uncountUnitsOfMany } from '../customers/items.ts';
 import { ConditionFailed, failedOn, transact } from '../db/transact.ts';
 import { logger } from '../logger.ts';
 import { orderSlotEmpty, type ParkedPaymentItem, putOrder } from '../orders/items.ts';
@@ -21,6 +22,7 @@ export async function releaseExpiredHold(hold: HoldRef, now: Date): Promise<Rele
       transact('release_hold', {
         hold: releaseHold(hold.hold_id, now),
         ...returnUnits(hold),
+        ...uncountUnits(hold),
         orderSlot: orderSlotEmpty(hold.hold_id),
       }),
     );
@@ -62,6 +64,7 @@ async function settleParkedPayment(
         transact('settle_parked_payment', {
           hold: releaseHold(hold.hold_id, now),
           ...returnUnits(hold),
+          ...uncountUnits(hold),
           order: putOrder(order, parked),
         }),
       );
@@ -85,7 +88,12 @@ async function settleParkedPayment(
 export const gaveUnitsBack = (outcome: ReleaseOutcome) =>
   outcome === 'released' || outcome === 'cancelled_from_parked';
 
-/** Holds per batch transaction: two items each (the hold, its order slot) plus the one bucket, under 100 items. */
+/** Items one transaction may carry (TransactWriteItems' limit). */
+const TRANSACTION_ITEMS = 100;
+/**
+ * Holds per batch transaction: two items each (the hold, its order slot), the one bucket, and one counter per
+ * identified customer in the batch. Anonymous holds fit 45; holds of 45 different customers fit 33 (3 x 33 + 1).
+ */
 export const RELEASE_BATCH = 45;
 
 /**
@@ -111,10 +119,30 @@ export function releaseGroups(holds: readonly HoldRef[]): HoldRef[][] {
 /** Releases a group from `releaseGroups`, RELEASE_BATCH holds per transaction, one transaction after another. */
 export async function releaseExpiredGroup(group: readonly HoldRef[], now: Date): Promise<ReleaseOutcome[]> {
   const outcomes: ReleaseOutcome[] = [];
-  for (let start = 0; start < group.length; start += RELEASE_BATCH) {
-    outcomes.push(...(await releaseBatch(group.slice(start, start + RELEASE_BATCH), now)));
-  }
+  for (const batch of releaseBatches(group)) outcomes.push(...(await releaseBatch(batch, now)));
   return outcomes;
+}
+
+/** Splits holds into transactions of at most RELEASE_BATCH holds and TRANSACTION_ITEMS items. */
+export function releaseBatches(group: readonly HoldRef[]): HoldRef[][] {
+  const batches: HoldRef[][] = [];
+  let batch: HoldRef[] = [];
+  let customers = new Set<string>();
+  for (const hold of group) {
+    const more = hold.customer_id && !customers.has(hold.customer_id) ? 1 : 0;
+    if (
+      batch.length === RELEASE_BATCH ||
+      2 * (batch.length + 1) + 1 + customers.size + more > TRANSACTION_ITEMS
+    ) {
+      batches.push(batch);
+      batch = [];
+      customers = new Set();
+    }
+    batch.push(hold);
+    if (hold.customer_id) customers.add(hold.customer_id);
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
 }
 
 /**
@@ -137,7 +165,9 @@ async function releaseBatch(batch: readonly HoldRef[], now: Date): Promise<Relea
     ]),
   );
   try {
-    await movingUnits(units, 'return', () => transact('release_holds', { ...items, ...returnUnits(units) }));
+    await movingUnits(units, 'return', () =>
+      transact('release_holds', { ...items, ...returnUnits(units), ...uncountUnitsOfMany(batch) }),
+    );
   } catch (error) {
     if (!(error instanceof ConditionFailed)) throw error;
     const outcomes: ReleaseOutcome[] = [];

@@ -4,6 +4,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { z } from 'zod';
 import { config } from '../config.ts';
+import { COUNTER, type CustomerUnitsItem, countUnits, customerUnitsKey } from '../customers/items.ts';
+import { getItem } from '../db/client.ts';
 import {
   ConditionFailed,
   certainlyNotWritten,
@@ -12,7 +14,13 @@ import {
   isRetryableDynamoError,
   transactOnce,
 } from '../db/transact.ts';
-import { InsufficientStock, ProductNotFound, ServiceBusy } from '../errors.ts';
+import {
+  AuthenticationRequired,
+  CustomerLimitReached,
+  InsufficientStock,
+  ProductNotFound,
+  ServiceBusy,
+} from '../errors.ts';
 import { logger } from '../logger.ts';
 import type { holdView as HoldViewSchema } from '../schemas.ts';
 import { bucketOfItemName, takeUnits } from '../stock/items.ts';
@@ -76,10 +84,25 @@ interface Attempts {
  * we try another; no bucket can serve the whole qty -> several buckets in one transaction. When the view says sold
  * out, expired-but-unswept holds are reclaimed once (one reclaimer per product) before answering 409. Refusals send
  * no write to the stock buckets.
+ *
+ * An identified buyer (`customerId`, the `sub` of their token) also moves their counter for the product in the same
+ * transaction; with the product's `max_per_customer`, its condition keeps them within the limit however many of
+ * their requests race. A limited product refuses anonymous buyers.
  */
-export async function createHold(productId: string, qty: number, now: Date): Promise<HoldView> {
+export async function createHold(
+  productId: string,
+  qty: number,
+  now: Date,
+  customerId?: string,
+): Promise<HoldView> {
   const first = await stockView(productId);
   if (!first) throw new ProductNotFound(productId);
+  const limit = first.product.max_per_customer;
+  if (limit !== undefined) {
+    if (!customerId) throw new AuthenticationRequired();
+    // More than the limit in one hold can never pass: refuse without writing (and say what they have).
+    if (qty > limit) throw new CustomerLimitReached(limit, await unitsOf(customerId, productId));
+  }
   const hold: HoldItem = {
     entity: 'hold',
     hold_id: randomUUID(),
@@ -88,6 +111,7 @@ export async function createHold(productId: string, qty: number, now: Date): Pro
     draws: [],
     unit_price_minor: first.product.price_minor,
     currency: first.product.currency,
+    ...(customerId ? { customer_id: customerId } : {}),
     status: 'active',
     created_at: now.toISOString(),
     expires_at: new Date(now.getTime() + config.HOLD_TTL_SECONDS * 1000).toISOString(),
@@ -131,13 +155,19 @@ async function attemptsInSlot(hold: HoldItem, tries: Attempts): Promise<HoldView
     );
     if (cool > 0) await sleep(cool);
     const candidate: HoldItem = { ...hold, draws };
+    // The limit the counter's condition checks is the one this attempt's view knows (at most 1 s old).
+    const limit = view.product.max_per_customer;
     tries.firstAt ??= performance.now();
     try {
       await whileInFlight(hold.product_id, draws, () =>
-        transactOnce('create_hold', { ...takeUnits(candidate), hold: putHold(candidate) }),
+        transactOnce('create_hold', {
+          ...takeUnits(candidate),
+          hold: putHold(candidate),
+          ...countUnits(candidate, limit),
+        }),
       );
     } catch (error) {
-      const settled = await afterFailedAttempt(candidate, error, tries, view.buckets.size);
+      const settled = await afterFailedAttempt(candidate, error, tries, view.buckets.size, limit);
       if (settled) return settled;
       continue;
     }
@@ -160,9 +190,22 @@ async function afterFailedAttempt(
   error: unknown,
   tries: Attempts,
   buckets: number,
+  limit: number | undefined,
 ): Promise<HoldView | undefined> {
   // The hold id is ours alone: if it exists, an earlier attempt whose answer was lost committed.
   if (failedOn(error, 'hold')) return ownHold(attempt.hold_id);
+  // Only a limited product's counter has a condition.
+  if (limit !== undefined && failedOn(error, COUNTER)) {
+    const used = Number(error.old[COUNTER]?.units ?? 0);
+    logger.info('hold_rejected', {
+      product_id: attempt.product_id,
+      qty: attempt.qty,
+      customer_id: attempt.customer_id,
+      used,
+      reason: 'customer_limit',
+    });
+    throw new CustomerLimitReached(limit, used);
+  }
   if (error instanceof ConditionFailed) {
     for (const name of error.failed) {
       const bucket = bucketOfItemName(name);
@@ -238,4 +281,9 @@ async function whenSoldOut(hold: HoldItem, now: Date, tries: Attempts): Promise<
     reason: 'insufficient_stock',
   });
   throw new InsufficientStock(available);
+}
+
+/** The customer's units of this product right now (their counter; 0 when they have none). */
+async function unitsOf(customerId: string, productId: string): Promise<number> {
+  return (await getItem<CustomerUnitsItem>(customerUnitsKey(customerId, productId)))?.units ?? 0;
 }

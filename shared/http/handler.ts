@@ -8,6 +8,7 @@ import { config } from '../config.ts';
 import { InvalidJson, PayloadTooLarge, ValidationFailed } from '../errors.ts';
 import { logger, withInvocationLogger } from '../logger.ts';
 import { errorResponse } from './errors.ts';
+import { customerOf } from './identity.ts';
 import { type HttpResult, success } from './responses.ts';
 
 export interface RequestSchemas {
@@ -26,6 +27,8 @@ export interface ParsedRequest<S extends RequestSchemas> {
   headers: Record<string, string | undefined>;
   /** The body exactly as received, for signature checks (empty for bytes that are not UTF-8 on a route without a body). */
   rawBody: string;
+  /** The identified buyer (`sub` of the JWT the authorizer verified); undefined when the request is anonymous. */
+  customer: string | undefined;
   context: Context;
 }
 
@@ -95,6 +98,7 @@ export async function parseRequest<S extends RequestSchemas>(
       : undefined) as Parsed<S, 'params'>,
     headers: event.headers ?? {},
     rawBody,
+    customer: customerOf(event),
     context,
   };
 }

@@ -19,6 +19,8 @@ export interface OrderItem {
   unit_price_minor: number;
   total_minor: number;
   currency: string;
+  /** The buyer whose hold this was; only they may read the order. Absent for an anonymous order. */
+  customer_id?: string;
   status: OrderStatus;
   created_at: string;
   updated_at: string;

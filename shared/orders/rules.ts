@@ -21,6 +21,7 @@ export function orderFromHold(
     unit_price_minor: hold.unit_price_minor,
     total_minor: hold.unit_price_minor * hold.qty,
     currency: hold.currency,
+    ...(hold.customer_id ? { customer_id: hold.customer_id } : {}),
     status,
     created_at: nowIso,
     updated_at: nowIso,

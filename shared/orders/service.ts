@@ -2,6 +2,8 @@
 
 import type { z } from 'zod';
 import { config } from '../config.ts';
+import { uncountUnits } from '../customers/items.ts';
+import { visibleTo } from '../customers/rules.ts';
 import { getItem } from '../db/client.ts';
 import { failedOn, transact } from '../db/transact.ts';
 import { HoldExpired, HoldNotFound, OrderNotFound, ServiceBusy } from '../errors.ts';
@@ -33,26 +35,32 @@ export function orderView(order: OrderItem): OrderView {
 /** The documented shape (shared/schemas.ts): the compiler keeps the answer and the OpenAPI document in step. */
 export type OrderView = z.output<typeof OrderViewSchema>;
 
-export async function getOrder(orderId: string): Promise<OrderView> {
+/** An order, for its buyer: another customer gets 404, exactly as for an order that does not exist. */
+export async function getOrder(orderId: string, customerId?: string): Promise<OrderView> {
   const slot = await getOrderSlot(orderId);
-  if (slot?.entity !== 'order') throw new OrderNotFound(orderId);
+  if (slot?.entity !== 'order' || !visibleTo(slot.customer_id, customerId)) throw new OrderNotFound(orderId);
   return orderView(slot);
 }
 
 /**
  * Turns an active, unexpired hold into a pending order. Asking again for the same hold returns the same order
  * (`created: false`). A payment that arrived first is applied in the same transaction, so the answer already
- * shows `paid` or `cancelled`; a parked success also beats the hold's expiry.
+ * shows `paid` or `cancelled`; a parked success also beats the hold's expiry. Only the hold's buyer may order it:
+ * anyone else gets 404, as if the hold did not exist.
  */
 export async function createOrder(
   holdId: string,
   now: Date,
+  customerId?: string,
 ): Promise<{ created: boolean; order: OrderView }> {
   for (let round = 0; round < 5; round++) {
     const slot = await getOrderSlot(holdId);
-    if (slot?.entity === 'order') return { created: false, order: orderView(slot) };
+    if (slot?.entity === 'order') {
+      if (!visibleTo(slot.customer_id, customerId)) throw new HoldNotFound(holdId);
+      return { created: false, order: orderView(slot) };
+    }
     const hold = await getHold(holdId);
-    if (!hold) throw new HoldNotFound(holdId);
+    if (!hold || !visibleTo(hold.customer_id, customerId)) throw new HoldNotFound(holdId);
     const parked = slot?.entity === 'parked_payment' ? slot : undefined;
     const decision = decideOrder(hold, parked, now);
     if (decision.kind === 'reread') continue;
@@ -70,7 +78,7 @@ export async function createOrder(
         transact('create_order', {
           hold: consumeHold(holdId, now, decision.requireUnexpired),
           order: putOrder(order, parked),
-          ...(cancelled ? returnUnits(hold) : {}),
+          ...(cancelled ? { ...returnUnits(hold), ...uncountUnits(hold) } : {}),
         });
       await (cancelled ? movingUnits(hold, 'return', write) : write());
     } catch (error) {
@@ -90,13 +98,17 @@ export async function createOrder(
   throw new ServiceBusy();
 }
 
-export type OrderRef = UnitsRef & { order_id: string; qty: number };
+export type OrderRef = UnitsRef & { order_id: string; qty: number; customer_id?: string };
 
 /** Pending past its payment window: the order moves to `expired` and its stock returns, exactly once. */
 export async function expireUnpaidOrder(order: OrderRef, now: Date): Promise<boolean> {
   try {
     await movingUnits(order, 'return', () =>
-      transact('expire_order', { order: expireOrder(order.order_id, now), ...returnUnits(order) }),
+      transact('expire_order', {
+        order: expireOrder(order.order_id, now),
+        ...returnUnits(order),
+        ...uncountUnits(order),
+      }),
     );
   } catch (error) {
     if (failedOn(error, 'order')) return false;

@@ -1,6 +1,7 @@
 // Payment outcomes: each moves an order forward at most once, whatever order, timing or number of deliveries.
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
+import { countUnits, uncountUnits } from '../customers/items.ts';
 import { db } from '../db/client.ts';
 import { ConditionFailed, failedOn, transact, withContentionRetry } from '../db/transact.ts';
 import { OrderAlreadyFinalized, ServiceBusy } from '../errors.ts';
@@ -18,7 +19,7 @@ import {
 import { orderFromHold } from '../orders/rules.ts';
 import { getOrderSlot } from '../orders/service.ts';
 import { returnUnits, takeUnits } from '../stock/items.ts';
-import { movingUnits } from '../stock/view.ts';
+import { movingUnits, stockView } from '../stock/view.ts';
 import { decideForOrder, parkedAccepts, statusAfterExpiry, terminalFor } from './rules.ts';
 
 export interface PaymentInput {
@@ -92,7 +93,7 @@ async function applyToOrder(order: OrderItem, input: PaymentInput, now: Date): P
       const write = () =>
         transact('apply_payment', {
           order: { Update: move('pending', decision.to) },
-          ...(cancel ? returnUnits(order) : {}),
+          ...(cancel ? { ...returnUnits(order), ...uncountUnits(order) } : {}),
         });
       await (cancel ? movingUnits(order, 'return', write) : write());
       logger.info('payment_applied', {
@@ -119,8 +120,15 @@ async function lateSuccess(
   log: Record<string, string>,
 ): Promise<PaymentResult> {
   try {
+    // The buyer's allowance counts the units again, within the product's limit as it is now: a late payment that
+    // would put them over it is refunded like one that finds the units gone.
+    const limit = (await stockView(order.product_id))?.product.max_per_customer;
     await movingUnits(order, 'take', () =>
-      transact('apply_late_payment', { order: { Update: move('expired', 'paid') }, ...takeUnits(order) }),
+      transact('apply_late_payment', {
+        order: { Update: move('expired', 'paid') },
+        ...takeUnits(order),
+        ...countUnits(order, limit),
+      }),
     );
     logger.info('payment_applied', {
       ...log,

@@ -14,6 +14,8 @@ export interface ProductItem {
   stock_buckets: number;
   /** Bucket items that exist (0..bucket_slots-1): never fewer than `stock_buckets`; retired ones drain to 0. */
   bucket_slots: number;
+  /** At most this many units per customer (active holds + pending + paid orders); absent: no limit. */
+  max_per_customer?: number;
   created_at: string;
   updated_at: string;
 }

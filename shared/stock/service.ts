@@ -32,6 +32,7 @@ export function productView(view: StockView): ProductView {
     stock: all.reduce((sum, bucket) => sum + bucket.stock, 0),
     available: totalAvailable(view),
     stock_buckets: product.stock_buckets,
+    ...(product.max_per_customer === undefined ? {} : { max_per_customer: product.max_per_customer }),
   };
 }
 /** The documented shape (shared/schemas.ts): the compiler keeps the answer and the OpenAPI document in step. */
@@ -75,6 +76,7 @@ export async function putProduct(
         currency: input.currency,
         stock_buckets: bucketCount,
         bucket_slots: plan.slots,
+        ...limitOf(input.max_per_customer, current?.product.max_per_customer),
         created_at: current?.product.created_at ?? nowIso,
         updated_at: nowIso,
       };
@@ -86,6 +88,7 @@ export async function putProduct(
         product_id: productId,
         stock: input.stock,
         stock_buckets: bucketCount,
+        max_per_customer: product.max_per_customer,
         buckets_changed: plan.changes.map((change) => change.bucket),
       });
       // Read afresh: this process's view predates the write, and holds may have moved `available` since.
@@ -150,4 +153,10 @@ async function writeOne(productId: string, change: BucketChange): Promise<void> 
       ? db.send(new PutCommand(bucketCreate(newBucket(productId, change.bucket, change.stock))))
       : db.send(new UpdateCommand(bucketMove(productId, change.bucket, change.seenStock, change.delta))),
   );
+}
+
+/** `max_per_customer` as asked: a number sets it, null removes it, omitted keeps what the product had. */
+function limitOf(asked: number | null | undefined, had: number | undefined): { max_per_customer?: number } {
+  const limit = asked === undefined ? had : (asked ?? undefined);
+  return limit === undefined ? {} : { max_per_customer: limit };
 }
