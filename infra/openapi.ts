@@ -137,6 +137,8 @@ function operation(route: RouteDefinition): ZodOpenApiOperationObject {
     operationId: route.id,
     summary: contract.summary,
     ...(route.auth === 'iam' ? { security: [{ sigv4: [] }] } : {}),
+    // Required when the deployment has a JWT issuer; without one the route stays anonymous (`{}`).
+    ...(route.identity === 'buyer' ? { security: [{ buyerJwt: [] }, {}] } : {}),
     ...(request.params ? { requestParams: { path: schemaNamed[request.params] as z.ZodObject } } : {}),
     parameters: [
       ...Object.entries(headers).map(([name, schema]) => ({
@@ -242,6 +244,13 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[] = routeT
           description:
             'AWS Signature Version 4 (API Gateway IAM authorization). The local runtime does not check it.',
           'x-amazon-apigateway-authtype': 'awsSigv4',
+        },
+        buyerJwt: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description:
+            "The shop's identity provider's token (RS256, `iss` = the configured issuer, `aud` = one of the configured audiences, within `nbf`..`exp`); its `sub` is the customer id. Required on buyer routes when a JWT issuer is configured (the stage setting `jwtIssuer`, or `JWT_ISSUER` locally), ignored when none is. Orders are readable only by their buyer; a product's `max_per_customer` needs it.",
         },
       },
     },

@@ -132,6 +132,9 @@ export const routes = [
       errors: [
         'PRODUCT_NOT_FOUND',
         'INSUFFICIENT_STOCK',
+        'CUSTOMER_LIMIT_REACHED',
+        'AUTHENTICATION_REQUIRED',
+        'INVALID_TOKEN',
         'VALIDATION_ERROR',
         'IDEMPOTENCY_KEY_REUSED',
         'REQUEST_IN_PROGRESS',
@@ -153,7 +156,13 @@ export const routes = [
         200: { schema: 'orderView', description: 'The hold was already ordered: the same order' },
         201: { schema: 'orderView', description: 'Ordered' },
       },
-      errors: ['HOLD_NOT_FOUND', 'HOLD_EXPIRED', 'VALIDATION_ERROR'],
+      errors: [
+        'HOLD_NOT_FOUND',
+        'HOLD_EXPIRED',
+        'AUTHENTICATION_REQUIRED',
+        'INVALID_TOKEN',
+        'VALIDATION_ERROR',
+      ],
     },
   },
   {
@@ -168,7 +177,7 @@ export const routes = [
       summary: 'An order',
       request: { params: 'idParams' },
       responses: { 200: { schema: 'orderView', description: 'The order' } },
-      errors: ['ORDER_NOT_FOUND', 'VALIDATION_ERROR'],
+      errors: ['ORDER_NOT_FOUND', 'AUTHENTICATION_REQUIRED', 'INVALID_TOKEN', 'VALIDATION_ERROR'],
     },
   },
   {
