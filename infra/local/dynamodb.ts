@@ -7,7 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import {
   CreateTableCommand,
+  DescribeTableCommand,
   DynamoDBClient,
+  type GlobalSecondaryIndex,
+  type GlobalSecondaryIndexDescription,
   ListTablesCommand,
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
@@ -241,16 +244,44 @@ export async function startLocalDynamo(options: LocalDynamoOptions = {}): Promis
   return { endpoint, pid: child.pid, stop };
 }
 
-/** Creates the table from the shared definition; an existing table is left as it is. Returns true if created. */
+/**
+ * Creates the table from the shared definition; an existing table is kept (its data persists between runs) when
+ * its indexes are the ones this version reads, and refused with what to do otherwise. Returns true if created.
+ */
 export async function ensureTable(endpoint: string, tableName: string): Promise<boolean> {
   const client = localClient(endpoint);
+  const wanted = createTableInput(tableName);
   try {
-    await client.send(new CreateTableCommand(createTableInput(tableName)));
+    await client.send(new CreateTableCommand(wanted));
     return true;
   } catch (error) {
-    if (error instanceof ResourceInUseException) return false;
-    throw error;
+    if (!(error instanceof ResourceInUseException)) throw error;
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const problems = indexDifferences(
+      wanted.GlobalSecondaryIndexes ?? [],
+      Table?.GlobalSecondaryIndexes ?? [],
+    );
+    if (problems.length > 0) {
+      throw new Error(
+        `The table ${tableName} was made by an older version (${problems.join('; ')}): start with an empty one with \`npm run start:fresh\`.`,
+      );
+    }
+    return false;
   } finally {
     client.destroy();
   }
+}
+
+/** What an existing table's indexes lack against the definition (a projection the sweeper or reclaim reads). */
+function indexDifferences(
+  wanted: readonly GlobalSecondaryIndex[],
+  existing: readonly GlobalSecondaryIndexDescription[],
+): string[] {
+  return wanted.flatMap((index) => {
+    const found = existing.find((candidate) => candidate.IndexName === index.IndexName);
+    if (!found) return [`no index ${index.IndexName}`];
+    const has = new Set(found.Projection?.NonKeyAttributes ?? []);
+    const missing = (index.Projection?.NonKeyAttributes ?? []).filter((attribute) => !has.has(attribute));
+    return missing.length > 0 ? [`index ${index.IndexName} does not project ${missing.join(', ')}`] : [];
+  });
 }
