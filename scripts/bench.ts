@@ -9,6 +9,7 @@ import {
   GetItemCommand,
   PutItemCommand,
   TransactWriteItemsCommand,
+  type TransactWriteItemsCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import {
@@ -116,6 +117,8 @@ function prepareEnvironment(): void {
   env.DYNAMODB_CONNECT_TIMEOUT_MS ??= '30000';
   env.DYNAMODB_REQUEST_TIMEOUT_MS ??= '30000';
   env.AWS_REGION ??= 'us-east-1';
+  // Identity on (for `max_per_customer`); the bench calls handlers as API Gateway's authorizer would, with a `sub`.
+  env.JWT_ISSUER ??= 'https://issuer.bench.invalid/';
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -162,7 +165,7 @@ interface Request {
 }
 
 /** Invokes a handler in-process with an API Gateway v2 event, as the tests and the local gateway do. */
-async function invoke(app: App, handler: Handler, request: Request) {
+async function invoke(app: App, handler: Handler, request: Request, customer?: string) {
   const event = {
     version: '2.0',
     routeKey: '$default',
@@ -172,14 +175,23 @@ async function invoke(app: App, handler: Handler, request: Request) {
     pathParameters: request.pathParameters,
     body: request.body === undefined ? undefined : JSON.stringify(request.body),
     isBase64Encoded: false,
-    requestContext: { requestId: randomUUID(), http: { method: request.method, path: request.path } },
+    requestContext: {
+      requestId: randomUUID(),
+      http: { method: request.method, path: request.path },
+      ...(customer ? { authorizer: { jwt: { claims: { sub: customer }, scopes: null } } } : {}),
+    },
   } as unknown as APIGatewayProxyEventV2;
   const result = await handler(event, app.lambdaContext('bench'));
   return { status: result.statusCode ?? 0, body: result.body ?? '' };
 }
 
-const postHold = (app: App, productId: string) =>
-  invoke(app, app.postHold, { method: 'POST', path: '/api/holds', body: { product_id: productId, qty: 1 } });
+const postHold = (app: App, productId: string, customer?: string) =>
+  invoke(
+    app,
+    app.postHold,
+    { method: 'POST', path: '/api/holds', body: { product_id: productId, qty: 1 } },
+    customer,
+  );
 
 const getProductVia = (app: App, productId: string) =>
   invoke(app, app.getProduct, {
@@ -189,12 +201,25 @@ const getProductVia = (app: App, productId: string) =>
   });
 
 /** Creates a product through PUT /api/admin/products/{id}; returns its bucket count. */
-async function createProduct(app: App, productId: string, stock: number, buckets?: number): Promise<number> {
+async function createProduct(
+  app: App,
+  productId: string,
+  stock: number,
+  buckets?: number,
+  limit?: number,
+): Promise<number> {
   const answer = await invoke(app, app.putProduct, {
     method: 'PUT',
     path: `/api/admin/products/${productId}`,
     pathParameters: { id: productId },
-    body: { name: `Bench ${productId}`, price: '12.50', currency: 'USD', stock, stock_buckets: buckets },
+    body: {
+      name: `Bench ${productId}`,
+      price: '12.50',
+      currency: 'USD',
+      stock,
+      stock_buckets: buckets,
+      max_per_customer: limit,
+    },
   });
   if (answer.status !== 201) throw new Error(`PUT product ${productId}: ${answer.status} ${answer.body}`);
   return Number((JSON.parse(answer.body) as { data: { stock_buckets: number } }).data.stock_buckets);
@@ -420,8 +445,24 @@ function rawHoldItem(productId: string): Record<string, AttributeValue> {
 type Failures = Map<string, number>;
 const note = (failures: Failures, name: string) => failures.set(name, (failures.get(name) ?? 0) + 1);
 
-/** The raw hold: take 1 unit if available and write the hold, one transaction; conflicts retried after 0-20 ms. */
-function rawHoldOp(app: App, stockKey: Record<string, AttributeValue>, failures: Failures) {
+/** A new buyer's counter, as the limited hold writes it: one more item, conditioned on the limit. */
+function rawCounterItem(app: App): NonNullable<TransactWriteItemsCommandInput['TransactItems']>[number] {
+  return {
+    Update: {
+      TableName: app.tableName,
+      Key: { pk: { S: `BENCH#CUSTOMER#${randomUUID()}` }, sk: { S: 'UNITS#bench-raw' } },
+      UpdateExpression: 'SET units = if_not_exists(units, :zero) + :q',
+      ConditionExpression: 'attribute_not_exists(units) OR units <= :room',
+      ExpressionAttributeValues: { ':zero': { N: '0' }, ':q': { N: '1' }, ':room': { N: '4' } },
+    },
+  };
+}
+
+/**
+ * The raw hold: take 1 unit if available and write the hold, one transaction (plus the buyer's counter when
+ * `counted`); conflicts retried after 0-20 ms.
+ */
+function rawHoldOp(app: App, stockKey: Record<string, AttributeValue>, failures: Failures, counted = false) {
   return async () => {
     for (;;) {
       try {
@@ -445,6 +486,7 @@ function rawHoldOp(app: App, stockKey: Record<string, AttributeValue>, failures:
                   ConditionExpression: 'attribute_not_exists(pk)',
                 },
               },
+              ...(counted ? [rawCounterItem(app)] : []),
             ],
           }),
         );
@@ -486,18 +528,27 @@ async function pairedRates(ops: number, a: Op, b: Op, flip: boolean): Promise<[n
 interface Calm {
   holdsHandler: number;
   holdsRaw: number;
+  /** A limited product, each hold by a new identified buyer (the counter rides in the transaction). */
+  limitedHandler: number;
+  limitedRaw: number;
   getHandler: number;
   getRaw: number;
   failures: Failures;
 }
 
-async function calmSection(app: App, productId: string, flip: boolean): Promise<Calm> {
+async function calmSection(app: App, productId: string, limitedId: string, flip: boolean): Promise<Calm> {
   const failures: Failures = new Map();
   const stockKey = await putRawStock(app);
   const [holdsHandler, holdsRaw] = await pairedRates(
     CALM_HOLD_OPS,
     handlerOp(() => postHold(app, productId), 201, failures),
     rawHoldOp(app, stockKey, failures),
+    flip,
+  );
+  const [limitedHandler, limitedRaw] = await pairedRates(
+    CALM_HOLD_OPS,
+    handlerOp(() => postHold(app, limitedId, `buyer-${randomUUID()}`), 201, failures),
+    rawHoldOp(app, stockKey, failures, true),
     flip,
   );
   const productKey = { pk: { S: `PRODUCT#${productId}` }, sk: { S: 'PRODUCT' } };
@@ -513,7 +564,7 @@ async function calmSection(app: App, productId: string, flip: boolean): Promise<
     rawGet,
     flip,
   );
-  return { holdsHandler, holdsRaw, getHandler, getRaw, failures };
+  return { holdsHandler, holdsRaw, limitedHandler, limitedRaw, getHandler, getRaw, failures };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -572,6 +623,9 @@ type FigureKey =
   | 'holdsHandler'
   | 'holdsRaw'
   | 'ratioHolds'
+  | 'limitedHandler'
+  | 'limitedRaw'
+  | 'ratioLimited'
   | 'getHandler'
   | 'getRaw'
   | 'ratioGet'
@@ -635,10 +689,15 @@ async function oneRun(ctx: RunContext, run: number): Promise<Figures> {
   );
   const contended = await contendedSection(ctx, { one: `${tag}-one`, many: `${tag}-many` }, flip);
   const calmId = `${tag}-calm`;
+  const limitedId = `${tag}-limited`;
   const sweepId = `${tag}-sweep`;
-  await Promise.all([createProduct(app, calmId, BIG_STOCK), createProduct(app, sweepId, BIG_STOCK)]);
+  await Promise.all([
+    createProduct(app, calmId, BIG_STOCK),
+    createProduct(app, limitedId, BIG_STOCK, undefined, 5),
+    createProduct(app, sweepId, BIG_STOCK),
+  ]);
   console.log(`  uncontended (no contention mode; ${CALM_WORKERS} workers, A B B A halves)`);
-  const calm = await calmSection(app, calmId, flip);
+  const calm = await calmSection(app, calmId, limitedId, flip);
   printCalm(calm);
   const swept = await sweepSection(app, sweepId, options.expired, ctx.past);
   printSweep(swept);
@@ -664,6 +723,9 @@ function figuresOf({ many, one, raw }: Contended, calm: Calm, swept: Swept): Fig
     holdsHandler: calm.holdsHandler,
     holdsRaw: calm.holdsRaw,
     ratioHolds: calm.holdsHandler / calm.holdsRaw,
+    limitedHandler: calm.limitedHandler,
+    limitedRaw: calm.limitedRaw,
+    ratioLimited: calm.limitedHandler / calm.limitedRaw,
     getHandler: calm.getHandler,
     getRaw: calm.getRaw,
     ratioGet: calm.getHandler / calm.getRaw,
@@ -719,6 +781,7 @@ function printCalm(calm: Calm): void {
       `    ${label.padEnd(16)} ${num(handler).padStart(6)} ops/s vs ${rawLabel.padEnd(17)} ${num(raw).padStart(6)} ops/s = ${num(handler / raw, 2)}x`,
     );
   line('POST /api/holds', calm.holdsHandler, calm.holdsRaw, 'raw 2-item txn');
+  line('limited hold', calm.limitedHandler, calm.limitedRaw, 'raw 3-item txn');
   line('GET product', calm.getHandler, calm.getRaw, 'raw GetItem (CR)');
   if (calm.failures.size > 0)
     console.log(
@@ -769,6 +832,14 @@ const FIGURES: readonly Figure[] = [
   { key: 'holdsRaw', label: 'uncontended raw 2-item txn ops/s', digits: 0 },
   {
     key: 'ratioHolds',
+    label: '  handler / raw',
+    digits: 2,
+    bar: { text: '>= 0.85x', met: (v) => v >= 0.85 },
+  },
+  { key: 'limitedHandler', label: 'uncontended limited POST /api/holds ops/s', digits: 0 },
+  { key: 'limitedRaw', label: 'uncontended raw 3-item txn ops/s', digits: 0 },
+  {
+    key: 'ratioLimited',
     label: '  handler / raw',
     digits: 2,
     bar: { text: '>= 0.85x', met: (v) => v >= 0.85 },
