@@ -6,9 +6,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyEventV2WithJWTAuthorizer,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
 import { type RouteDefinition, routes as routeTable } from '../routes.ts';
 import { localPages } from './docs.ts';
+import { type Authorizer, createAuthorizer, type IdentitySettings } from './identity.ts';
 
 /** API Gateway accepts 10 MB; the gateway refuses far less so one client cannot make the process buffer much. */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -274,6 +280,11 @@ export interface GatewayOptions {
   routes?: readonly RouteDefinition[];
   /** Resolves a route's entry to its handler; defaults to importing the entry once. Tests may inject handlers. */
   load?: (entry: string) => Promise<LambdaHandler>;
+  /**
+   * Whose bearer tokens `identity: 'buyer'` routes require, checked as API Gateway's JWT authorizer does (`npm start`
+   * passes JWT_ISSUER / JWT_AUDIENCE). Without it the routes stay anonymous, whatever the environment says.
+   */
+  identity?: IdentitySettings;
 }
 
 export interface Gateway {
@@ -282,14 +293,43 @@ export interface Gateway {
   close: () => Promise<void>;
 }
 
-/** Serves `routes` on `port`. Routes with `auth: 'iam'` are not SigV4-checked here: API Gateway does that in the cloud. */
+/**
+ * A buyer route's token checked: the authorizer context for the function, or the 401 to send, made by the handlers'
+ * own error mapping (loaded only when identity is on: it reads the configuration).
+ */
+async function checkIdentity(
+  authorize: Authorizer,
+  route: RouteDefinition,
+  authorization: string | undefined,
+  requestId: string,
+): Promise<
+  | { refused: APIGatewayProxyStructuredResultV2 }
+  | { authorizer: APIGatewayProxyEventV2WithJWTAuthorizer['requestContext']['authorizer'] }
+> {
+  const verdict = await authorize(authorization);
+  if (verdict.ok) return { authorizer: verdict.authorizer };
+  const details = { route: route.id, request_id: requestId, reason: verdict.reason };
+  // An issuer that cannot be reached is a setup problem worth an error line; a bad token is the caller's.
+  if (verdict.keysUnavailable)
+    log.error('identity_keys_unavailable', { ...details, issuer: authorize.settings.issuer });
+  else log.info('identity_refused', { ...details, code: verdict.error.code });
+  const { errorResponse } = await import('../../shared/http/errors.ts');
+  return { refused: errorResponse(verdict.error, requestId) };
+}
+
+/**
+ * Serves `routes` on `port`. Routes with `auth: 'iam'` are not SigV4-checked here: API Gateway does that in the cloud.
+ * Buyer routes check bearer tokens when an issuer is configured (`identity`), as the cloud's JWT authorizer does.
+ */
 export async function startGateway({
   port,
   host = '127.0.0.1',
   routes = routeTable,
   load = loadHandler,
+  identity,
 }: GatewayOptions): Promise<Gateway> {
   const match = router(routes);
+  const authorize = identity ? createAuthorizer(identity) : undefined;
   // GET /api/openapi.json and /api/docs describe the project's route table: served only in front of it.
   const pages = routes === routeTable ? localPages : {};
 
@@ -330,7 +370,19 @@ export async function startGateway({
         requestId,
       );
     }
-    const event = buildEvent(req, found.route, found.pathParameters, body, requestId);
+    let event: APIGatewayProxyEventV2 | APIGatewayProxyEventV2WithJWTAuthorizer = buildEvent(
+      req,
+      found.route,
+      found.pathParameters,
+      body,
+      requestId,
+    );
+    // API Gateway's JWT authorizer runs before the function; only buyer routes have one, and only with an issuer.
+    if (authorize && found.route.identity === 'buyer') {
+      const checked = await checkIdentity(authorize, found.route, event.headers.authorization, requestId);
+      if ('refused' in checked) return send(res, checked.refused, requestId);
+      event = { ...event, requestContext: { ...event.requestContext, authorizer: checked.authorizer } };
+    }
     const handler = await load(found.route.entry);
     send(res, toHttpResult(await invoke(found.route.id, handler, event)), requestId);
   };

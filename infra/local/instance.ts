@@ -1,4 +1,5 @@
-// The running `npm start`'s address, for `npm run audit` (and people): `.local/instance.json`, removed on a clean exit.
+// The running `npm start`'s address, for `npm run audit` and `npm run token` (and people): `.local/instance.json`,
+// removed on a clean exit.
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,17 @@ export interface Instance {
   /** The node process running infra/local/start.ts. */
   pid: number;
   started_at: string;
+  /** Present when buyer routes need a token (JWT_ISSUER, or `npm start -- --identity`). */
+  identity?: InstanceIdentity;
+}
+
+export interface InstanceIdentity {
+  /** The issuer tokens must come from. */
+  issuer: string;
+  /** The audiences a token may carry; local tokens get the first. */
+  audiences: string[];
+  /** The local issuer's signing key (`npm run token` mints with it); absent for an external issuer. */
+  key_file?: string;
 }
 
 export function writeInstance(instance: Instance): void {

@@ -1,4 +1,5 @@
-// `npm start`: DynamoDB Local (or DYNAMODB_ENDPOINT), the table, demo data, the HTTP gateway and the sweeper timer.
+// `npm start`: DynamoDB Local (or DYNAMODB_ENDPOINT), the table, demo data, the HTTP gateway and the sweeper timer;
+// with `--identity` (or LOCAL_IDENTITY=1) a local token issuer for the buyer routes.
 // The AWS SDK warns at every client it builds that its releases after January 2027 need Node 22+. Lambda runs Node 24
 // and the supported floor for local use and CI is Node 20.19, so locally it is noise; @aws-sdk/core's
 // emitWarningIfUnsupportedVersion reads this variable when the first client is built (later, in main()).
@@ -6,10 +7,17 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { z } from 'zod';
 import { ensureTable, type LocalDynamo, LocalDynamoError, startLocalDynamo } from './dynamodb.ts';
-import { localStateDir, removeInstance, runningInstance, writeInstance } from './instance.ts';
+import { identityFromEnv, probeIssuer } from './identity.ts';
+import {
+  type InstanceIdentity,
+  localStateDir,
+  removeInstance,
+  runningInstance,
+  writeInstance,
+} from './instance.ts';
 import { launchChain, watchLaunchChain } from './parents.ts';
 
 const parsed = z
@@ -19,6 +27,10 @@ const parsed = z
     DYNAMODB_ENDPOINT: z.url().optional(),
     TABLE_NAME: z.string().min(3).default('flash-sale-local'),
     FRESH: z.enum(['', '0', '1', 'true', 'false']).default(''),
+    LOCAL_IDENTITY: z.enum(['', '0', '1', 'true', 'false']).default(''),
+    LOCAL_ISSUER_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+    JWT_ISSUER: z.url().optional(),
+    JWT_AUDIENCE: z.string().optional(),
   })
   .safeParse(process.env);
 if (!parsed.success) {
@@ -26,13 +38,34 @@ if (!parsed.success) {
   process.exit(1);
 }
 const settings = parsed.data;
-const unknownArgs = process.argv.slice(2).filter((arg) => arg !== '--fresh');
+const unknownArgs = process.argv.slice(2).filter((arg) => arg !== '--fresh' && arg !== '--identity');
 if (unknownArgs.length > 0) {
-  console.error(`Unknown argument ${unknownArgs.join(' ')}: the only one is --fresh (npm run start:fresh).`);
+  console.error(
+    `Unknown argument ${unknownArgs.join(' ')}: the options are --fresh (npm run start:fresh) and --identity.`,
+  );
   process.exit(1);
 }
+const on = (flag: string) => flag === '1' || flag === 'true';
 /** `npm run start:fresh` (or FRESH=1 npm start): drop the DynamoDB Local data kept from earlier runs. */
-const fresh = process.argv.includes('--fresh') || settings.FRESH === '1' || settings.FRESH === 'true';
+const fresh = process.argv.includes('--fresh') || on(settings.FRESH);
+/** `npm start -- --identity` (or LOCAL_IDENTITY=1): run a local issuer and require its tokens on buyer routes. */
+const localIdentity = process.argv.includes('--identity') || on(settings.LOCAL_IDENTITY);
+if (localIdentity && settings.JWT_ISSUER) {
+  console.error(
+    `--identity runs a local issuer, but JWT_ISSUER points at ${settings.JWT_ISSUER}: use one or the other.`,
+  );
+  process.exit(1);
+}
+let externalIdentity: ReturnType<typeof identityFromEnv>;
+try {
+  externalIdentity = localIdentity ? undefined : identityFromEnv();
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
+/** The local issuer's port: LOCAL_ISSUER_PORT, else the one after PORT (stable, so tokens outlive a restart). */
+const issuerPort =
+  settings.LOCAL_ISSUER_PORT ?? (settings.PORT === 0 || settings.PORT === 65_535 ? 0 : settings.PORT + 1);
 const host = process.env.HOST ?? '127.0.0.1';
 const dbDir = join(localStateDir(), 'dynamodb');
 
@@ -76,8 +109,18 @@ function fail(message: string): Promise<void> {
   return shutdown(1);
 }
 
-function curlFlow(base: string, signed: boolean): string {
+/** How the banner's curl flow gets a buyer token: a command, or where to get one. */
+type TokenHint = { command: string } | { issuer: string } | undefined;
+
+function curlFlow(base: string, signed: boolean, token: TokenHint): string {
   const json = "-H 'content-type: application/json'";
+  // Buyer routes (holds, orders) need the token when identity is on; the others never do.
+  const buyer = token ? ` -H "authorization: Bearer $TOKEN"` : '';
+  const login = !token
+    ? []
+    : 'command' in token
+      ? ['# 0. a buyer token from the local issuer (any --sub; --ttl, --help)', `TOKEN=$(${token.command})`]
+      : [`# 0. a buyer token: an access token from ${token.issuer}`, 'TOKEN=<the token>'];
   const payment = '{"idempotency_key":"pay-1","order_id":"<order_id>","status":"success"}';
   const webhook = signed
     ? [
@@ -91,15 +134,16 @@ function curlFlow(base: string, signed: boolean): string {
         `curl -s -X POST ${base}/api/payments/webhook ${json} -d '${payment}'`,
       ];
   return [
+    ...login,
     '# 1. the product',
     `curl -s ${base}/api/products/1`,
     '# 2. hold two units (note data.hold_id)',
-    `curl -s -X POST ${base}/api/holds ${json} -d '{"product_id":1,"qty":2}'`,
+    `curl -s -X POST ${base}/api/holds ${json}${buyer} -d '{"product_id":1,"qty":2}'`,
     '# 3. turn the hold into an order (the order id is the hold id)',
-    `curl -s -X POST ${base}/api/orders ${json} -d '{"hold_id":"<hold_id>"}'`,
+    `curl -s -X POST ${base}/api/orders ${json}${buyer} -d '{"hold_id":"<hold_id>"}'`,
     ...webhook,
     '# 5. the order is now paid',
-    `curl -s ${base}/api/orders/<order_id>`,
+    `curl -s ${base}/api/orders/<order_id>${buyer}`,
   ].join('\n');
 }
 
@@ -136,6 +180,16 @@ async function main(): Promise<void> {
   });
 
   await assertPortFree(settings.PORT);
+  if (localIdentity) {
+    try {
+      await assertPortFree(issuerPort);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      return fail(
+        `Port ${issuerPort} (the local issuer's${settings.LOCAL_ISSUER_PORT === undefined ? ', PORT + 1' : ''}) is already in use: pick another, e.g. LOCAL_ISSUER_PORT=${issuerPort + 1} npm start -- --identity`,
+      );
+    }
+  }
   const external = settings.DYNAMODB_ENDPOINT;
   const other = runningInstance();
   if (!external && other && other.pid !== process.pid) {
@@ -165,8 +219,12 @@ async function main(): Promise<void> {
   // Every "Lambda" shares one process and 50 sockets here, and waiting for a socket counts against the connect
   // timeout: give a local burst room instead of answering 503 (a real Lambda keeps the 2 s default).
   process.env.DYNAMODB_CONNECT_TIMEOUT_MS ??= '15000';
+  // The request timeout really fires (shared/db/client.ts), and its clock includes waiting for one of the sockets.
+  process.env.DYNAMODB_REQUEST_TIMEOUT_MS ??= '15000';
   const created = await ensureTable(dynamo.endpoint, settings.TABLE_NAME);
   step(`table ${settings.TABLE_NAME} ${created ? 'created' : 'already present'}`);
+
+  const identity = await startIdentity();
 
   const { config } = await import('#shared/config.ts');
   // Fault injection (FAULT_INJECTION) and the cloud's contention (CONTENTION_MODE) sit on the one client.
@@ -178,7 +236,11 @@ async function main(): Promise<void> {
   step(`product ${DEMO_PRODUCT.id} ${seeded ? 'seeded' : 'already present (kept from an earlier run)'}`);
 
   const { startGateway } = await import('./gateway.ts');
-  const gateway = await startGateway({ port: settings.PORT, host });
+  const gateway = await startGateway({
+    port: settings.PORT,
+    host,
+    ...(identity ? { identity: { issuer: identity.issuer, audiences: identity.audiences } } : {}),
+  });
   cleanups.push(() => gateway.close());
 
   const { startSweeper } = await import('./sweeper.ts');
@@ -194,6 +256,7 @@ async function main(): Promise<void> {
       api: gateway.url,
       pid: process.pid,
       started_at: new Date().toISOString(),
+      ...(identity ? { identity } : {}),
     });
     cleanups.push(async () => removeInstance());
   }
@@ -211,8 +274,9 @@ async function main(): Promise<void> {
       `  expiry sweep ${settings.EXPIRY_SWEEP_SECONDS > 0 ? `every ${settings.EXPIRY_SWEEP_SECONDS}s` : 'off'}; webhook signatures ${config.WEBHOOK_SECRET ? 'required' : 'not checked'}`,
       `  contention mode ${contention ? `on (occupancy ${contention.occupancyMs} ms, ${contention.writeUnitsPerSecond} write / ${contention.readUnitsPerSecond} read units/s per partition)` : 'off'}; fault injection ${process.env.FAULT_INJECTION ?? 'off'}`,
       `  audit the stock ledger: npm run audit -- --product 1 --endpoint ${dynamo.endpoint} --table ${settings.TABLE_NAME}`,
+      `  ${identityLine(identity)}`,
       '',
-      curlFlow(base, Boolean(config.WEBHOOK_SECRET)),
+      curlFlow(base, Boolean(config.WEBHOOK_SECRET), tokenHint(identity)),
       '',
       'Ctrl-C stops everything.',
       '',
@@ -220,8 +284,68 @@ async function main(): Promise<void> {
   );
 }
 
+/** Something the user can fix, said in one line (no stack trace). */
+class StartRefused extends Error {}
+
+const TOKEN_COMMAND = 'npm run -s token -- --sub alice';
+const BUYER_ROUTES = 'POST /api/holds, POST /api/orders, GET /api/orders/{id}';
+
+/**
+ * The buyer identity of this instance: a local issuer (`--identity`), an external one (JWT_ISSUER), or none. Sets
+ * JWT_ISSUER / JWT_AUDIENCE for the handlers: shared/config.ts reads them once, when main() first imports it.
+ */
+async function startIdentity(): Promise<InstanceIdentity | undefined> {
+  if (externalIdentity) {
+    const { issuer, audiences } = externalIdentity;
+    // The IdP may come up later: a warning, not a failure. Until then buyer routes answer 401 INVALID_TOKEN.
+    const problem = await probeIssuer(issuer);
+    step(
+      problem
+        ? `warning: ${problem}; buyer routes answer 401 INVALID_TOKEN until it can be reached`
+        : `identity provider ${issuer} reachable`,
+    );
+    return { issuer, audiences: [...audiences] };
+  }
+  if (!localIdentity) return undefined;
+  const { startLocalIssuer, signingKeyFile, LOCAL_AUDIENCE, loadOrCreateSigningKey } = await import(
+    './issuer.ts'
+  );
+  const keyFile = signingKeyFile();
+  const { key, created } = await loadOrCreateSigningKey(keyFile).catch((error: Error) => {
+    throw new StartRefused(error.message);
+  });
+  const audiences = (settings.JWT_AUDIENCE ?? '')
+    .split(',')
+    .map((audience) => audience.trim())
+    .filter((audience) => audience !== '');
+  if (audiences.length === 0) audiences.push(LOCAL_AUDIENCE);
+  const issuer = await startLocalIssuer({ port: issuerPort, host, key, audience: audiences[0] });
+  cleanups.push(() => issuer.close());
+  step(
+    `local issuer at ${issuer.url}, ${created ? 'new signing key' : 'signing key kept from an earlier run'} in ${shown(dirname(keyFile))}`,
+  );
+  process.env.JWT_ISSUER = issuer.url;
+  process.env.JWT_AUDIENCE = audiences.join(',');
+  return { issuer: issuer.url, audiences, key_file: keyFile };
+}
+
+function identityLine(identity: InstanceIdentity | undefined): string {
+  if (!identity) {
+    return `buyer identity off: ${BUYER_ROUTES} are anonymous (npm start -- --identity runs a local issuer)`;
+  }
+  const audiences = `audience ${identity.audiences.join(', ')}`;
+  return identity.key_file
+    ? `buyer identity on: ${BUYER_ROUTES} need a token from the local issuer ${identity.issuer} (${audiences}); get one: ${TOKEN_COMMAND}`
+    : `buyer identity on: ${BUYER_ROUTES} need a token from ${identity.issuer} (${audiences})`;
+}
+
+function tokenHint(identity: InstanceIdentity | undefined): TokenHint {
+  if (!identity) return undefined;
+  return identity.key_file ? { command: TOKEN_COMMAND } : { issuer: identity.issuer };
+}
+
 main().catch((error: unknown) => {
-  if (error instanceof LocalDynamoError) return fail(error.message);
+  if (error instanceof LocalDynamoError || error instanceof StartRefused) return fail(error.message);
   if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') {
     return fail(
       `Port ${settings.PORT} is already in use: stop what listens there or run with another, e.g. PORT=${settings.PORT + 1} npm start`,

@@ -1,11 +1,9 @@
-// Pure rules about buyers: who may see an order or use a hold, and what a limit leaves. No I/O.
+// Pure rules about buyers: who may see an order or use a hold. No I/O.
 
 /**
- * Whether `caller` may see or use something created by `owner`. Anonymous items (made before identity was on) and
- * anonymous callers (identity off: the API is as open as it always was) are not checked.
+ * Whether `caller` may see or use something created by `owner`: only its owner. Anonymous items (made while identity
+ * was off) stay open to anyone. An owned item is never shown to an anonymous caller, whether identity was turned
+ * off later or a valid token came without a `sub`.
  */
 export const visibleTo = (owner: string | undefined, caller: string | undefined): boolean =>
-  owner === undefined || caller === undefined || owner === caller;
-
-/** Units a customer may still take under `limit`, having `used` (never negative). */
-export const allowanceLeft = (limit: number, used: number): number => Math.max(0, limit - used);
+  owner === undefined || owner === caller;

@@ -337,6 +337,9 @@ describe('orders belong to their buyer', () => {
     const mine = await invoke(as(owner, getOrderHandler), { pathParameters: { id: holdId } });
     expect(mine.status).toBe(200);
     expect(mine.body.data).toMatchObject({ order_id: holdId, status: 'pending' });
+    // No buyer at all (a valid token without `sub`, or identity turned off later): an owned order stays hidden.
+    const nobody = await invoke(getOrderHandler, { pathParameters: { id: holdId } });
+    expect(nobody.status).toBe(404);
   });
 
   it('keeps an Idempotency-Key per buyer: the same key from another customer is another hold', async () => {
