@@ -1,7 +1,7 @@
-// Stateless stack: one function per route (plus the sweeper), the HTTP API, the sweep schedule and the alarms.
+// Stateless stack: one function per route (plus the sweeper), the HTTP API, the sweep schedule, alarms and dashboard.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   CorsHttpMethod,
@@ -9,16 +9,22 @@ import {
   HttpApi,
   HttpMethod,
   HttpStage,
+  type IHttpRouteAuthorizer,
   LogGroupLogDestination,
   PayloadFormatVersion,
 } from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import {
   Alarm,
+  AlarmStatusWidget,
   ComparisonOperator,
+  Dashboard,
+  GraphWidget,
   type IMetric,
   MathExpression,
+  Metric,
+  TextWidget,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -29,35 +35,38 @@ import { PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { table as tableDefinition } from '../shared/db/table.ts';
+import {
+  METRICS_NAMESPACE,
+  Metric as MetricName,
+  type MetricName as MetricNameType,
+} from '../shared/metric-names.ts';
 import { BUNDLING } from './bundling.ts';
 import { type Access, type IndexName, routes, sweeper } from './routes.ts';
-import { SERVICE_NAME, type StageSettings } from './stage.ts';
+import { functionNameOf, pascalCase, SERVICE_NAME, SHOPPER_FUNCTIONS, type StageSettings } from './stage.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 export type FunctionId = (typeof routes)[number]['id'] | typeof sweeper.id;
 
-// TransactWriteItems has no IAM action of its own: it is authorised per contained Put/Update/ConditionCheck.
+// TransactWriteItems has no IAM action of its own: it is authorised per contained Put/Update/ConditionCheck. Each
+// action below is one the function's code sends (test/infra/iam.test.ts reads it from the bundled code both ways:
+// no call without its grant, no grant without a call).
 const TABLE_ACTIONS: Record<Access, readonly string[]> = {
   none: [],
-  read: ['dynamodb:GetItem', 'dynamodb:Query'],
+  // Consistent GetItem by key. A query always names an index (`queries`), never the base table.
+  read: ['dynamodb:GetItem'],
   // No DeleteItem: the domain never deletes (settled items carry the TTL attribute and DynamoDB removes them);
   // only a lease is deleted when given back (`takesLeases`).
-  write: [
-    'dynamodb:ConditionCheckItem',
-    'dynamodb:GetItem',
-    'dynamodb:PutItem',
-    'dynamodb:Query',
-    'dynamodb:UpdateItem',
-  ],
+  write: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
 };
+
 /** Powertools idempotency records: read, conditional put, update on completion, delete when the handler fails. */
 const IDEMPOTENCY_ACTIONS = [
   'dynamodb:DeleteItem',
@@ -91,19 +100,35 @@ interface FunctionSpec {
   readonly queries?: readonly IndexName[];
   readonly readsStockView?: boolean;
   readonly takesLeases?: boolean;
+  readonly checksConditions?: boolean;
 }
 
 export interface ApiStackProps extends StackProps {
   readonly settings: StageSettings;
   readonly table: ITable;
   readonly webhookSecret: ISecret;
+  /** Each function's log group (owned by the data stack: stable names, kept with the data). */
+  readonly logGroups: ReadonlyMap<FunctionId, ILogGroup>;
+  readonly apiAccessLogs: ILogGroup;
 }
 
-const pascalCase = (id: string) =>
-  id
-    .split('-')
-    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
-    .join('');
+/** A business or health metric the functions emit (EMF, shared/metric-names.ts), by its one dimension. */
+const emitted = (metricName: MetricNameType, statistic = 'Sum', period = Duration.minutes(1)) =>
+  new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: SERVICE_NAME },
+    statistic,
+    period,
+  });
+
+interface AlarmOptions {
+  readonly threshold?: number;
+  readonly comparisonOperator?: ComparisonOperator;
+  readonly evaluationPeriods?: number;
+  readonly datapointsToAlarm?: number;
+  readonly treatMissingData?: TreatMissingData;
+}
 
 export class ApiStack extends Stack {
   readonly functions = new Map<FunctionId, NodejsFunction>();
@@ -111,19 +136,32 @@ export class ApiStack extends Stack {
   readonly apiStage: HttpStage;
   readonly sweeperDeadLetterQueue: Queue;
   readonly alarmTopic: Topic;
+  readonly alarms: Alarm[] = [];
+  readonly dashboard: Dashboard;
+  /** Verifies buyers' bearer tokens on the `identity: 'buyer'` routes; only when the stage sets `jwtIssuer`. */
+  readonly buyerAuthorizer?: HttpJwtAuthorizer;
 
   private readonly settings: StageSettings;
   private readonly table: ITable;
   private readonly webhookSecret: ISecret;
-  private readonly logRemovalPolicy: RemovalPolicy;
+  private readonly logGroups: ReadonlyMap<FunctionId, ILogGroup>;
+  private readonly apiAccessLogs: ILogGroup;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
-    const { settings, table, webhookSecret, ...stackProps } = props;
+    const { settings, table, webhookSecret, logGroups, apiAccessLogs, ...stackProps } = props;
     super(scope, id, stackProps);
     this.settings = settings;
     this.table = table;
     this.webhookSecret = webhookSecret;
-    this.logRemovalPolicy = settings.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    this.logGroups = logGroups;
+    this.apiAccessLogs = apiAccessLogs;
+    if (settings.jwtIssuer) {
+      this.buyerAuthorizer = new HttpJwtAuthorizer('BuyerAuthorizer', settings.jwtIssuer, {
+        authorizerName: 'buyer-jwt',
+        jwtAudience: [...settings.jwtAudience],
+        identitySource: ['$request.header.Authorization'],
+      });
+    }
 
     for (const route of routes) {
       this.addFunction({
@@ -142,21 +180,29 @@ export class ApiStack extends Stack {
     this.httpApi = api;
     this.apiStage = stage;
     this.sweeperDeadLetterQueue = this.addSweepSchedule(sweeperFn);
-    this.alarmTopic = this.addAlarms();
+    this.alarmTopic = this.addAlarmTopic();
+    this.addAlarms();
+    this.dashboard = this.addDashboard();
 
-    new CfnOutput(this, 'ApiUrl', { value: this.apiStage.url, description: 'Base URL of the HTTP API' });
+    // The endpoint of the $default stage, without the trailing slash `stage.url` has: `$ApiUrl/api/health`.
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.httpApi.apiEndpoint,
+      description: 'Base URL of the HTTP API (no trailing slash)',
+    });
     new CfnOutput(this, 'AlarmTopicArn', {
       value: this.alarmTopic.topicArn,
       description: 'Alarm notifications',
+    });
+    new CfnOutput(this, 'DashboardName', {
+      value: this.dashboard.dashboardName,
+      description: 'CloudWatch dashboard',
     });
   }
 
   private addFunction(spec: FunctionSpec): NodejsFunction {
     const name = pascalCase(spec.id);
-    const logGroup = new LogGroup(this, `${name}Logs`, {
-      retention: this.settings.logRetentionDays,
-      removalPolicy: this.logRemovalPolicy,
-    });
+    const logGroup = this.logGroups.get(spec.id);
+    if (!logGroup) throw new Error(`No log group for ${spec.id}`);
     const role = new Role(this, `${name}Role`, {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: `${spec.id}: least-privilege access to the checkout table`,
@@ -164,6 +210,7 @@ export class ApiStack extends Stack {
       inlinePolicies: { access: new PolicyDocument({ statements: this.statementsFor(spec, logGroup) }) },
     });
     const fn = new NodejsFunction(this, `${name}Function`, {
+      functionName: functionNameOf(this.settings.stage, spec.id),
       description: spec.description,
       entry: path.join(repoRoot, spec.entry),
       handler: 'handler',
@@ -173,21 +220,12 @@ export class ApiStack extends Stack {
       architecture: Architecture.ARM_64,
       memorySize: this.settings.lambdaMemoryMb,
       timeout: spec.timeout,
+      reservedConcurrentExecutions: this.reservedConcurrencyOf(spec.id),
       role,
       logGroup,
       tracing: Tracing.ACTIVE,
       bundling: BUNDLING,
-      environment: {
-        TABLE_NAME: this.table.tableName,
-        HOLD_TTL_SECONDS: String(this.settings.holdTtlSeconds),
-        MAX_QTY_PER_HOLD: String(this.settings.maxQtyPerHold),
-        PAYMENT_WINDOW_SECONDS: String(this.settings.paymentWindowSeconds),
-        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
-        POWERTOOLS_LOG_LEVEL: this.settings.logLevel,
-        NODE_OPTIONS: '--enable-source-maps',
-        // The secret's ARN, never its value: the function reads it at run time (cached by Powertools).
-        ...(spec.usesWebhookSecret ? { WEBHOOK_SECRET_ID: this.webhookSecret.secretArn } : {}),
-      },
+      environment: this.environmentOf(spec),
     });
     const defaultPolicy = role.node.tryFindChild('DefaultPolicy');
     if (defaultPolicy) {
@@ -201,13 +239,57 @@ export class ApiStack extends Stack {
     return fn;
   }
 
+  /**
+   * What `sam local` and the cloud both pass to the function. SAM passes only the variables a template declares, so
+   * the ones a local run must override are declared here empty (`''` means unset, shared/config.ts): DynamoDB Local's
+   * endpoint and, for the webhook, a local signing secret. `npm run sam:env` writes the overrides.
+   */
+  private environmentOf(spec: FunctionSpec): Record<string, string> {
+    const { settings } = this;
+    return {
+      TABLE_NAME: this.table.tableName,
+      HOLD_TTL_SECONDS: String(settings.holdTtlSeconds),
+      MAX_QTY_PER_HOLD: String(settings.maxQtyPerHold),
+      PAYMENT_WINDOW_SECONDS: String(settings.paymentWindowSeconds),
+      POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      POWERTOOLS_LOG_LEVEL: settings.logLevel,
+      NODE_OPTIONS: '--enable-source-maps',
+      DYNAMODB_ENDPOINT: '',
+      // The secret's ARN, never its value: the function reads it at run time (cached by Powertools).
+      ...(spec.usesWebhookSecret
+        ? { WEBHOOK_SECRET_ID: this.webhookSecret.secretArn, WEBHOOK_SECRET: '' }
+        : {}),
+      // Every function, not only the buyer routes: put-product refuses per-customer limits while identity is off.
+      ...(settings.jwtIssuer
+        ? { JWT_ISSUER: settings.jwtIssuer, JWT_AUDIENCE: settings.jwtAudience.join(',') }
+        : {}),
+    };
+  }
+
+  /** Reserved concurrency by role (README, Concurrency); undefined (none) for the others and for a setting of 0. */
+  private reservedConcurrencyOf(id: FunctionId): number | undefined {
+    const { settings } = this;
+    const shopper = (SHOPPER_FUNCTIONS as readonly string[]).includes(id);
+    const reserved =
+      id === 'payment-webhook'
+        ? settings.webhookReservedConcurrency
+        : id === sweeper.id
+          ? settings.sweeperReservedConcurrency
+          : shopper
+            ? settings.shopperReservedConcurrency
+            : 0;
+    return reserved > 0 ? reserved : undefined;
+  }
+
   /** Exactly what the function's code sends: table actions by access, index queries, its own logs, the secret. */
-  private statementsFor(spec: FunctionSpec, logGroup: LogGroup): PolicyStatement[] {
+  private statementsFor(spec: FunctionSpec, logGroup: ILogGroup): PolicyStatement[] {
     const tableActions = new Set([
       ...TABLE_ACTIONS[spec.access],
       ...(spec.idempotent ? IDEMPOTENCY_ACTIONS : []),
       ...(spec.readsStockView ? ['dynamodb:BatchGetItem'] : []),
       ...(spec.takesLeases ? ['dynamodb:DeleteItem'] : []),
+      ...(spec.checksConditions ? ['dynamodb:ConditionCheckItem'] : []),
     ]);
     const statements = [
       ...(tableActions.size > 0
@@ -257,17 +339,13 @@ export class ApiStack extends Stack {
       createDefaultStage: false,
       corsPreflight: this.corsPreflight(),
     });
-    const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
-      retention: this.settings.logRetentionDays,
-      removalPolicy: this.logRemovalPolicy,
-    });
     const stage = new HttpStage(this, 'DefaultStage', {
       httpApi: api,
       stageName: '$default',
       autoDeploy: true,
       throttle: { rateLimit: this.settings.throttleRateLimit, burstLimit: this.settings.throttleBurstLimit },
       accessLogSettings: {
-        destination: new LogGroupLogDestination(accessLogs),
+        destination: new LogGroupLogDestination(this.apiAccessLogs),
         format: AccessLogFormat.custom(
           JSON.stringify({
             requestId: '$context.requestId',
@@ -282,6 +360,7 @@ export class ApiStack extends Stack {
             integrationLatency: '$context.integrationLatency',
             integrationError: '$context.integrationErrorMessage',
             error: '$context.error.message',
+            authorizerError: '$context.authorizer.error',
             userAgent: '$context.identity.userAgent',
           }),
         ),
@@ -292,21 +371,29 @@ export class ApiStack extends Stack {
     for (const route of routes) {
       const fn = this.functions.get(route.id);
       if (!fn) throw new Error(`No function for route ${route.id}`);
+      const authorizer: IHttpRouteAuthorizer | undefined =
+        route.auth === 'iam'
+          ? iamAuthorizer
+          : 'identity' in route && route.identity === 'buyer'
+            ? this.buyerAuthorizer
+            : undefined;
       const [httpRoute] = api.addRoutes({
         path: route.path,
         methods: [HttpMethod[route.method]],
         integration: new HttpLambdaIntegration(`${pascalCase(route.id)}Integration`, fn, {
           payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
         }),
-        ...(route.auth === 'iam' ? { authorizer: iamAuthorizer } : {}),
+        ...(authorizer ? { authorizer } : {}),
       });
-      if (httpRoute && route.auth === 'none') {
+      if (httpRoute && !authorizer) {
         Validations.of(httpRoute).acknowledge({
           id: 'AwsSolutions-APIG4',
           reason:
             'usesWebhookSecret' in route
               ? 'Called by the payment provider: the handler rejects any request without a valid HMAC signature.'
-              : 'Public by design (anonymous shoppers, health probes); the throttled stage bounds abuse.',
+              : 'identity' in route
+                ? 'Anonymous shoppers while the stage sets no jwtIssuer; the throttled stage bounds abuse.'
+                : 'Public by design (catalogue reads, health probes); the throttled stage bounds abuse.',
         });
       }
     }
@@ -319,7 +406,10 @@ export class ApiStack extends Stack {
     return {
       allowOrigins: [...origins],
       allowMethods: [...new Set(routes.map((route) => CorsHttpMethod[route.method]))],
-      allowHeaders: ['content-type', 'idempotency-key'],
+      // authorization: buyers' bearer tokens (jwtIssuer).
+      allowHeaders: ['authorization', 'content-type', 'idempotency-key'],
+      // A browser hides response headers from scripts unless listed: 503 and 409 REQUEST_IN_PROGRESS say when to retry.
+      exposeHeaders: ['retry-after'],
       maxAge: Duration.hours(1),
     };
   }
@@ -353,68 +443,253 @@ export class ApiStack extends Stack {
     return deadLetters;
   }
 
-  private addAlarms(): Topic {
+  private addAlarmTopic(): Topic {
     const topic = new Topic(this, 'AlarmTopic', {
       displayName: `${SERVICE_NAME} ${this.settings.stage} alarms`,
       enforceSSL: true,
     });
-    if (this.settings.alarmEmail) topic.addSubscription(new EmailSubscription(this.settings.alarmEmail));
-    const notify = new SnsAction(topic);
-    const alarm = (id: string, description: string, metric: IMetric, threshold = 1) => {
-      const created = new Alarm(this, id, {
-        alarmDescription: description,
-        metric,
-        threshold,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      });
-      created.addAlarmAction(notify);
-      created.addOkAction(notify);
-    };
-    const fiveMinutes = Duration.minutes(5);
-
-    alarm(
-      'Api5xxRateAlarm',
-      'More than 1% of API requests answered 5xx over 5 minutes',
-      new MathExpression({
-        expression: 'IF(requests > 0, 100 * errors / requests, 0)',
-        usingMetrics: {
-          errors: this.httpApi.metricServerError({ period: fiveMinutes, statistic: 'Sum' }),
-          requests: this.httpApi.metricCount({ period: fiveMinutes, statistic: 'Sum' }),
+    // enforceSSL gives the topic a policy of its own, which replaces SNS's default one (that let the account's
+    // services publish) with a single Deny: CloudWatch must be allowed back in, for this account's alarms only.
+    topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsOfThisAccount',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': this.account },
+          ArnLike: {
+            'aws:SourceArn': this.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
         },
-        period: fiveMinutes,
-        label: 'API 5xx rate (%)',
       }),
-      1,
+    );
+    if (this.settings.alarmEmail) topic.addSubscription(new EmailSubscription(this.settings.alarmEmail));
+    return topic;
+  }
+
+  /** An alarm that notifies the topic when it fires and when it clears. */
+  private alarm(id: string, description: string, metric: IMetric, options: AlarmOptions = {}): Alarm {
+    const created = new Alarm(this, id, {
+      alarmDescription: description,
+      metric,
+      threshold: options.threshold ?? 1,
+      evaluationPeriods: options.evaluationPeriods ?? 1,
+      datapointsToAlarm: options.datapointsToAlarm,
+      comparisonOperator: options.comparisonOperator ?? ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: options.treatMissingData ?? TreatMissingData.NOT_BREACHING,
+    });
+    const notify = new SnsAction(this.alarmTopic);
+    created.addAlarmAction(notify);
+    created.addOkAction(notify);
+    this.alarms.push(created);
+    return created;
+  }
+
+  /** API answers per period: all, 5xx (ours and API Gateway's), and our own 503s (load shedding). */
+  private apiMetrics(period: Duration) {
+    return {
+      requests: this.httpApi.metricCount({ period, statistic: 'Sum' }),
+      errors: this.httpApi.metricServerError({ period, statistic: 'Sum' }),
+      // Emitted only when a 503 is answered: missing data is zero.
+      shed: emitted(MetricName.ServiceUnavailable, 'Sum', period),
+    };
+  }
+
+  /** 5xx that are not our 503s, in % of requests: bugs, timeouts, throttled Lambdas (API Gateway's own 500s). */
+  private faultRate(period: Duration): MathExpression {
+    return new MathExpression({
+      expression: 'IF(requests > 0, 100 * (errors - FILL(shed, 0)) / requests, 0)',
+      usingMetrics: this.apiMetrics(period),
+      period,
+      label: 'API 5xx rate without 503 (%)',
+    });
+  }
+
+  /** Our 503 SERVICE_UNAVAILABLE answers (DynamoDB busy past the retries), in % of requests. */
+  private sheddingRate(period: Duration): MathExpression {
+    const { requests, shed } = this.apiMetrics(period);
+    return new MathExpression({
+      expression: 'IF(requests > 0, 100 * FILL(shed, 0) / requests, 0)',
+      usingMetrics: { requests, shed },
+      period,
+      label: 'API 503 rate (%)',
+    });
+  }
+
+  private addAlarms(): void {
+    const fiveMinutes = Duration.minutes(5);
+    const oneMinute = Duration.minutes(1);
+
+    this.alarm(
+      'Api5xxRateAlarm',
+      'More than 1% of API requests answered 5xx other than our 503 (load shedding) over 5 minutes',
+      this.faultRate(fiveMinutes),
+      { threshold: 1 },
+    );
+    // A crowd meeting a hot product sheds some load by design (503 + Retry-After, clients retry). Sustained
+    // shedding means DynamoDB is short: too few stock buckets for the crowd, or throttling (README, Alarms).
+    this.alarm(
+      'Api503RateAlarm',
+      'More than 5% of API requests answered 503 SERVICE_UNAVAILABLE (load shedding) over 5 minutes',
+      this.sheddingRate(fiveMinutes),
+      { threshold: 5 },
     );
     for (const [id, fn] of this.functions) {
       const name = pascalCase(id);
-      alarm(`${name}ErrorsAlarm`, `${id}: invocation errors`, fn.metricErrors({ period: fiveMinutes }));
-      alarm(
+      this.alarm(`${name}ErrorsAlarm`, `${id}: invocation errors`, fn.metricErrors({ period: fiveMinutes }));
+      this.alarm(
         `${name}ThrottlesAlarm`,
         `${id}: throttled invocations`,
         fn.metricThrottles({ period: fiveMinutes }),
       );
     }
-    alarm(
+    this.alarm(
       'TableThrottlesAlarm',
       'DynamoDB throttled requests on the checkout table',
       this.table.metricThrottledRequestsForOperations({ operations: TABLE_OPERATIONS, period: fiveMinutes }),
     );
-    alarm(
+    this.alarm(
       'TableSystemErrorsAlarm',
       'DynamoDB system errors on the checkout table',
       this.table.metricSystemErrorsForOperations({ operations: TABLE_OPERATIONS, period: fiveMinutes }),
     );
-    alarm(
+    this.alarm(
       'SweeperDeadLettersAlarm',
       'Sweeper events or failed sweeps are waiting in the dead-letter queue',
       this.sweeperDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(1),
+        period: oneMinute,
         statistic: 'Maximum',
       }),
     );
-    return topic;
+    // Money taken for units already given back: every single one needs a refund by hand.
+    this.alarm(
+      'PaymentsRefundRequiredAlarm',
+      'A payment succeeded after its order expired and the units were gone: refund the buyer (log payment_after_expiry)',
+      emitted(MetricName.PaymentsRefundRequired, 'Sum', oneMinute),
+      { threshold: 1 },
+    );
+    // The sweeper runs every minute and reports the age of the oldest expired hold or order it found unswept, so a
+    // healthy sweep keeps it under ~60-70 s. Above 180 s for 3 minutes in a row it has fallen three runs behind.
+    // Missing data breaches: the sweeper emits it on every run, so silence means the sweeper is not running.
+    this.alarm(
+      'SweepOverdueAlarm',
+      'The oldest expired-but-unswept hold or order is over 180 s overdue for 3 minutes, or the sweeper reports nothing',
+      emitted(MetricName.SweepOldestOverdueSeconds, 'Maximum', oneMinute),
+      {
+        threshold: 180,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        treatMissingData: TreatMissingData.BREACHING,
+      },
+    );
+  }
+
+  /** One page: the sale funnel on top, then the API, the functions, the table and the sweeper. */
+  private addDashboard(): Dashboard {
+    const minute = Duration.minutes(1);
+    const sum = (names: readonly MetricNameType[]) => names.map((name) => emitted(name, 'Sum', minute));
+    const perFunction = (metric: 'Errors' | 'Throttles' | 'ConcurrentExecutions') =>
+      [...this.functions].map(([id, fn]) =>
+        metric === 'ConcurrentExecutions'
+          ? fn.metric('ConcurrentExecutions', { statistic: 'Maximum', period: minute, label: id })
+          : fn.metric(metric, { statistic: 'Sum', period: minute, label: id }),
+      );
+    const graph = (title: string, left: IMetric[], width = 8, right: IMetric[] = []) =>
+      new GraphWidget({ title, left, right, width, height: 6 });
+    const { requests, errors, shed } = this.apiMetrics(minute);
+    const dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: `${SERVICE_NAME}-${this.settings.stage}`,
+      defaultInterval: Duration.hours(3),
+    });
+    dashboard.addWidgets(
+      new TextWidget({
+        markdown: `# ${SERVICE_NAME} (${this.settings.stage})\nSale funnel (per minute), then health. Alarms notify the alarm topic.`,
+        width: 24,
+        height: 2,
+      }),
+    );
+    dashboard.addWidgets(
+      graph(
+        'Holds',
+        sum([
+          MetricName.HoldsGranted,
+          MetricName.HoldsRefusedSoldOut,
+          MetricName.HoldsRefusedCustomerLimit,
+          MetricName.HoldsReclaimed,
+          MetricName.HoldsExpired,
+        ]),
+      ),
+      graph('Orders', sum([MetricName.OrdersCreated, MetricName.OrdersExpired])),
+      graph(
+        'Payments',
+        sum([MetricName.PaymentsApplied, MetricName.PaymentsParked, MetricName.PaymentsRefundRequired]),
+      ),
+    );
+    dashboard.addWidgets(
+      graph('API answers', [
+        requests.with({ label: 'requests' }),
+        this.httpApi.metricClientError({ period: minute, statistic: 'Sum', label: '4xx' }),
+        errors.with({ label: '5xx' }),
+        shed.with({ label: '503 (ours)' }),
+      ]),
+      graph('API error rates (%)', [this.faultRate(minute), this.sheddingRate(minute)]),
+      graph('API latency p99 (ms)', [
+        this.httpApi.metricLatency({ period: minute, statistic: 'p99', label: 'latency p99' }),
+        this.httpApi.metricIntegrationLatency({ period: minute, statistic: 'p99', label: 'integration p99' }),
+      ]),
+    );
+    dashboard.addWidgets(
+      graph('Lambda errors', perFunction('Errors')),
+      graph('Lambda throttles', perFunction('Throttles')),
+      graph('Lambda concurrent executions (max)', perFunction('ConcurrentExecutions')),
+    );
+    dashboard.addWidgets(
+      graph('Contention retries', sum([MetricName.ContentionRetries]), 6),
+      // Two graphs: both sums name their per-operation metrics alike (one id space per graph).
+      graph(
+        'Table throttled requests',
+        [this.table.metricThrottledRequestsForOperations({ operations: TABLE_OPERATIONS, period: minute })],
+        6,
+      ),
+      graph(
+        'Table system errors',
+        [this.table.metricSystemErrorsForOperations({ operations: TABLE_OPERATIONS, period: minute })],
+        6,
+      ),
+      graph(
+        'Sweeper DLQ depth',
+        [
+          this.sweeperDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            period: minute,
+            statistic: 'Maximum',
+          }),
+        ],
+        6,
+      ),
+    );
+    dashboard.addWidgets(
+      graph(
+        'Sweep',
+        [
+          emitted(MetricName.SweepDurationMs, 'Maximum', minute),
+          emitted(MetricName.SweepBacklog, 'Maximum', minute),
+        ],
+        12,
+      ),
+      graph(
+        'Sweep: oldest overdue (s)',
+        [emitted(MetricName.SweepOldestOverdueSeconds, 'Maximum', minute)],
+        12,
+      ),
+    );
+    dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }));
+    return dashboard;
   }
 }

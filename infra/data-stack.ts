@@ -1,10 +1,13 @@
-// Stateful stack: the one DynamoDB table (built from shared/db/table.ts) and the webhook signing secret.
-import { CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+// Stateful stack: the one DynamoDB table (built from shared/db/table.ts), the webhook signing secret and the log groups.
+import { CfnOutput, Fn, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { table as definition } from '../shared/db/table.ts';
-import { SERVICE_NAME, type StageSettings } from './stage.ts';
+import type { FunctionId } from './api-stack.ts';
+import { routes, sweeper } from './routes.ts';
+import { functionNameOf, pascalCase, SERVICE_NAME, type StageSettings } from './stage.ts';
 
 export interface DataStackProps extends StackProps {
   readonly settings: StageSettings;
@@ -15,6 +18,10 @@ const stringKey = (name: string) => ({ name, type: AttributeType.STRING });
 export class DataStack extends Stack {
   readonly table: Table;
   readonly webhookSecret: Secret;
+  /** Each function's log group, `/aws/lambda/<function name>` (the API stack's functions log here). */
+  readonly logGroups = new Map<FunctionId, LogGroup>();
+  /** The HTTP API's access logs. */
+  readonly apiAccessLogs: LogGroup;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     const { settings, ...stackProps } = props;
@@ -45,8 +52,10 @@ export class DataStack extends Stack {
 
     // Comma-separated signing secrets (several during a rotation); generated here, never written in code.
     this.webhookSecret = new Secret(this, 'WebhookSecret', {
-      // A readable name, because rotating it is a manual step (`aws secretsmanager put-secret-value`).
-      secretName: `${SERVICE_NAME}/${settings.stage}/webhook-signing-secret`,
+      // Readable (rotating it is a manual step) and unique to this stack: a retained secret of an earlier data stack
+      // keeps its name, and a fixed name would make re-creating the stack fail with "already exists". The suffix is
+      // the first part of the stack id; the WebhookSecretName output gives the whole name.
+      secretName: `${SERVICE_NAME}/${settings.stage}/webhook-signing-secret-${Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', this.stackId))))}`,
       description: `Payment webhook signing secret(s), comma-separated (${settings.stage})`,
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
       removalPolicy,
@@ -55,6 +64,28 @@ export class DataStack extends Stack {
       id: 'AwsSolutions-SMG4',
       reason:
         'Rotated by hand with the payment provider: both secrets are accepted (comma-separated) until it switches.',
+    });
+
+    // Log groups live here, not in the API stack: they hold what happened (kept 90 days in prod), so they outlive a
+    // torn-down API, and their names are stable (`/aws/lambda/<service>-<stage>-<function>`), so logs, metric filters
+    // and saved queries keep their address across API re-deploys. In the API stack a retained, named group would
+    // make re-creating that stack fail with "already exists"; this stack is re-created only deliberately, and then
+    // the retained groups are adopted with `cdk import` (README, Deploy).
+    const retention = settings.logRetentionDays;
+    for (const fnId of [...routes.map((route) => route.id), sweeper.id] as FunctionId[]) {
+      this.logGroups.set(
+        fnId,
+        new LogGroup(this, `${pascalCase(fnId)}Logs`, {
+          logGroupName: `/aws/lambda/${functionNameOf(settings.stage, fnId)}`,
+          retention,
+          removalPolicy,
+        }),
+      );
+    }
+    this.apiAccessLogs = new LogGroup(this, 'ApiAccessLogs', {
+      logGroupName: `/${SERVICE_NAME}/${settings.stage}/api-access`,
+      retention,
+      removalPolicy,
     });
 
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'Checkout table' });

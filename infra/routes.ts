@@ -52,6 +52,12 @@ export interface RouteDefinition {
   readonly queries?: readonly IndexName[];
   /** The function reads a product's stock buckets in one BatchGetItem (the per-process stock view). */
   readonly readsStockView?: boolean;
+  /**
+   * The function's transactions carry ConditionCheck items: releasing a hold checks its order key (the sweeper, and
+   * create-hold's reclaim), parking a payment checks its hold (the webhook). test/infra/iam.test.ts's bundle scan
+   * keeps this flag true.
+   */
+  readonly checksConditions?: boolean;
   /** The function takes and gives back short leases (reclaim, sweep): giving one back is a conditional delete. */
   readonly takesLeases?: boolean;
   /** Its HTTP contract, for the OpenAPI document (infra/openapi.ts refuses a route without one). Optional only so
@@ -120,6 +126,7 @@ export const routes = [
     queries: ['holdsOfProduct'],
     readsStockView: true,
     takesLeases: true,
+    checksConditions: true,
     contract: {
       summary: 'Reserve units for HOLD_TTL_SECONDS (2 minutes by default)',
       request: { body: 'createHoldBody', headers: { 'idempotency-key': 'idempotencyKeyHeader' } },
@@ -189,6 +196,9 @@ export const routes = [
     auth: 'none',
     usesWebhookSecret: true,
     idempotent: true,
+    // A late payment reads the product's per-customer limit from the stock view.
+    readsStockView: true,
+    checksConditions: true,
     contract: {
       summary: "The payment provider's signed outcome for an order, applied exactly once",
       request: { body: 'webhookBody' },
@@ -218,6 +228,7 @@ export const sweeper = {
   queries: ['byDeadline'],
   /** One sweep at a time: a sweep that runs past its schedule is not joined by the next. */
   takesLeases: true,
+  checksConditions: true,
   /** EventBridge schedule in the cloud; the local runtime uses EXPIRY_SWEEP_SECONDS. */
   schedule: 'rate(1 minute)',
 } as const;

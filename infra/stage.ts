@@ -5,16 +5,52 @@ import type { Construct } from 'constructs';
 import { z } from 'zod';
 import { ApiStack } from './api-stack.ts';
 import { DataStack } from './data-stack.ts';
+import type { routes } from './routes.ts';
 
 export const SERVICE_NAME = 'flash-sale-checkout';
 
-/** The stage whose data may be destroyed with its stack; every other stage retains the table and the secret. */
+/**
+ * A function's deployed name: stable per stage, so its log group (`/aws/lambda/<name>`), dashboards and Logs Insights
+ * queries keep their address when the API stack is re-created.
+ */
+export const functionNameOf = (stage: string, id: string) => `${SERVICE_NAME}-${stage}-${id}`;
+
+/** `create-hold` -> `CreateHold`: construct ids. */
+export const pascalCase = (id: string) =>
+  id
+    .split('-')
+    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+    .join('');
+
+/**
+ * The functions a crowd of shoppers calls. Each gets `shopperReservedConcurrency` (a ceiling, and a floor: a flood of
+ * holds cannot starve the orders of the buyers who got one). Lambda has no pool shared by several functions.
+ */
+export const SHOPPER_FUNCTIONS = [
+  'get-product',
+  'create-hold',
+  'create-order',
+  'get-order',
+] as const satisfies readonly (typeof routes)[number]['id'][];
+
+/** Lambda refuses reservations that leave fewer unreserved concurrent executions than this in the account. */
+export const MIN_UNRESERVED_CONCURRENCY = 100;
+
+/** The stage whose data may be destroyed with its stack; every other stage retains the table, secret and logs. */
 export const EPHEMERAL_STAGE = 'dev';
 
 const retentions = new Set(Object.values(RetentionDays).filter((days) => typeof days === 'number'));
 
 // Context given on the command line (`-c throttleRateLimit=100`) arrives as a string, hence the coercions.
 const positiveInt = z.coerce.number().int().min(1);
+/** Reserved concurrent executions: 0 reserves none (accounts whose quota is too low to reserve anything). */
+const reservation = z.coerce.number().int().min(0).max(10_000);
+/** A list from cdk.json (an array) or the command line (comma-separated). */
+const list = <T extends z.ZodType<string, string>>(item: T) =>
+  z
+    .union([z.array(z.string()), z.string().transform((value) => value.split(','))])
+    .transform((values) => values.map((value) => value.trim()).filter(Boolean))
+    .pipe(z.array(item));
 
 // Browsers only: an exact https origin (or a localhost one for front-end development), never a wildcard.
 const origin = z
@@ -31,14 +67,15 @@ const settingsSchema = z
         'must be a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, ...)',
       )
       .default(30),
-    /** Steady-state requests per second for the whole API (the default stage), and the burst above it. */
+    /**
+     * The $default stage's default route throttling: steady-state requests per second and the burst above it, which
+     * API Gateway applies to each route (429 above it). README, Concurrency and throttling: keep rate x mean latency
+     * within the route's reserved concurrency.
+     */
     throttleRateLimit: positiveInt.default(50),
     throttleBurstLimit: positiveInt.default(100),
     /** Origins allowed by CORS; none by default (same-origin or server-to-server callers need none). */
-    corsAllowOrigins: z
-      .union([z.array(z.string()), z.string().transform((list) => list.split(',').filter(Boolean))])
-      .pipe(z.array(origin))
-      .default([]),
+    corsAllowOrigins: list(origin).default([]),
     /** Subscribed to the alarm topic when set. */
     alarmEmail: z.email().optional(),
     logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
@@ -46,8 +83,65 @@ const settingsSchema = z
     holdTtlSeconds: positiveInt.default(120),
     maxQtyPerHold: positiveInt.max(1000).default(10),
     paymentWindowSeconds: positiveInt.default(900),
+    /**
+     * Concurrency isolation (README, Concurrency). Reserved concurrency is a floor and a ceiling for one function, taken
+     * out of the account's pool. payment-webhook: payments (money) are never starved by a crowd of shoppers; 20
+     * executions at ~100 ms are ~200 webhooks/s.
+     */
+    webhookReservedConcurrency: reservation.default(20),
+    /** The sweeper: 2, so a run that overlaps the previous one starts (and the lease skips it) instead of being throttled. */
+    sweeperReservedConcurrency: reservation.default(2),
+    /** Each of SHOPPER_FUNCTIONS: 100 executions at ~100 ms serve ~1,000 rps per route. */
+    shopperReservedConcurrency: reservation.default(100),
+    /**
+     * The account's concurrent-executions quota in the region (Service Quotas, Lambda, L-B99A9384). Synth refuses
+     * reservations that would leave fewer than MIN_UNRESERVED_CONCURRENCY unreserved. Reservations made by other
+     * applications in the account are not known here: subtract them.
+     */
+    accountConcurrencyLimit: positiveInt.default(1000),
+    /**
+     * The identity provider of buyers (README, Buyer identity): its tokens' `iss`. Set: API Gateway verifies a bearer JWT
+     * on the buyer routes and the functions get JWT_ISSUER / JWT_AUDIENCE. Unset: anonymous shoppers.
+     */
+    jwtIssuer: z.url({ protocol: /^https$/, message: 'an https URL' }).optional(),
+    /** Accepted audiences (`aud`, or `client_id` for Cognito access tokens); required with jwtIssuer. */
+    jwtAudience: list(z.string().regex(/^[^,\s]+$/, 'no commas or spaces')).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((settings, ctx) => {
+    if (settings.jwtIssuer && settings.jwtAudience.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['jwtAudience'], message: 'required when jwtIssuer is set' });
+    }
+    if (!settings.jwtIssuer && settings.jwtAudience.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['jwtIssuer'], message: 'required when jwtAudience is set' });
+    }
+    const reserved = reservedConcurrency(settings);
+    const room = settings.accountConcurrencyLimit - MIN_UNRESERVED_CONCURRENCY;
+    if (reserved > 0 && reserved > room) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['shopperReservedConcurrency'],
+        message:
+          `reservations total ${reserved} concurrent executions, but an account limit of ${settings.accountConcurrencyLimit} ` +
+          `allows ${Math.max(0, room)} (${MIN_UNRESERVED_CONCURRENCY} must stay unreserved). Lower them, set them to 0, ` +
+          'or raise accountConcurrencyLimit after raising the quota',
+      });
+    }
+  });
+
+/** Concurrent executions the stage reserves in total (webhook, sweeper, each shopper function). */
+export function reservedConcurrency(
+  settings: Pick<
+    StageSettings,
+    'webhookReservedConcurrency' | 'sweeperReservedConcurrency' | 'shopperReservedConcurrency'
+  >,
+): number {
+  return (
+    settings.webhookReservedConcurrency +
+    settings.sweeperReservedConcurrency +
+    SHOPPER_FUNCTIONS.length * settings.shopperReservedConcurrency
+  );
+}
 
 const stageName = z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'lower-case letters, digits and dashes');
 
@@ -56,7 +150,7 @@ const perStageSchema = z.record(z.string(), z.record(z.string(), z.unknown())).d
 
 export type StageSettings = z.infer<typeof settingsSchema> & {
   readonly stage: string;
-  /** True only for the dev stage: its table and secret are destroyed with the stack. */
+  /** True only for the dev stage: its table, secret and log groups are destroyed with the stack. */
   readonly ephemeral: boolean;
 };
 
@@ -101,16 +195,18 @@ export function addCheckoutStage(app: App): CheckoutStage {
   const data = new DataStack(app, `${prefix}-Data`, {
     env,
     settings,
-    description: `Flash-sale checkout (${settings.stage}): table and webhook secret (stateful)`,
+    description: `Flash-sale checkout (${settings.stage}): table, webhook secret, log groups (stateful)`,
   });
   const api = new ApiStack(app, `${prefix}-Api`, {
     env,
     settings,
     table: data.table,
     webhookSecret: data.webhookSecret,
-    description: `Flash-sale checkout (${settings.stage}): functions, HTTP API, sweeper schedule, alarms`,
+    logGroups: data.logGroups,
+    apiAccessLogs: data.apiAccessLogs,
+    description: `Flash-sale checkout (${settings.stage}): functions, HTTP API, sweeper schedule, alarms, dashboard`,
   });
-  api.addStackDependency(data, 'reads the table and the webhook secret');
+  api.addStackDependency(data, 'reads the table and the webhook secret, logs to its log groups');
   for (const stack of [data, api]) {
     Tags.of(stack).add('service', SERVICE_NAME);
     Tags.of(stack).add('stage', settings.stage);

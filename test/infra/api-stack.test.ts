@@ -1,15 +1,20 @@
-// The API stack: a function and an integration per route, the throttled and logged stage, the schedule, the alarms.
+// The API stack: a function and an integration per route, the throttled and logged stage, buyer identity,
+// concurrency isolation, the schedule, the alarms and the dashboard.
 
 import type { CfnElement } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionId } from '../../infra/api-stack.ts';
 import { routes, sweeper } from '../../infra/routes.ts';
+import { SERVICE_NAME, SHOPPER_FUNCTIONS } from '../../infra/stage.ts';
+import { METRICS_NAMESPACE, Metric } from '../../shared/metric-names.ts';
 import {
   type BuiltStage,
   buildStage,
   type CfnResource,
+  environmentOf,
   functionLogicalId,
+  logGroupLogicalId,
   logicalId,
   published,
   resourceOf,
@@ -65,7 +70,7 @@ describe('routes and integrations', () => {
     expect(new Set(targets).size).toBe(routes.length);
   });
 
-  it('GIVEN the admin route WHEN synthesized THEN it needs IAM (SigV4) authorization and every other route none', () => {
+  it('GIVEN no jwtIssuer WHEN synthesized THEN the admin route needs IAM (SigV4) authorization and every other route none', () => {
     built.apiTemplate.hasResourceProperties('AWS::ApiGatewayV2::Route', {
       RouteKey: 'PUT /api/admin/products/{id}',
       AuthorizationType: 'AWS_IAM',
@@ -79,6 +84,74 @@ describe('routes and integrations', () => {
   });
 });
 
+describe('buyer identity (jwtIssuer)', () => {
+  const issuer = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example';
+  const buyerRoutes = routes.filter((route) => 'identity' in route && route.identity === 'buyer');
+  const routeResource = (built: BuiltStage, route: (typeof routes)[number]) =>
+    resourcesOfType(built, 'AWS::ApiGatewayV2::Route').find(
+      ([, resource]) => resource.Properties.RouteKey === `${route.method} ${route.path}`,
+    )?.[1];
+
+  it('GIVEN the route table WHEN read THEN the buyer routes are create-hold, create-order and get-order', () => {
+    expect(buyerRoutes.map((route) => route.id).sort()).toEqual(['create-hold', 'create-order', 'get-order']);
+  });
+
+  it('GIVEN jwtIssuer and two audiences WHEN synthesized THEN one JWT authorizer reads the Authorization header for them', () => {
+    const built = buildStage({ context: { jwtIssuer: issuer, jwtAudience: 'web-client, app-client' } });
+    built.apiTemplate.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+    built.apiTemplate.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: issuer, Audience: ['web-client', 'app-client'] },
+    });
+  });
+
+  it('GIVEN jwtIssuer WHEN synthesized THEN exactly the buyer routes use the JWT authorizer; admin keeps IAM, the rest none', () => {
+    const built = buildStage({ context: { jwtIssuer: issuer, jwtAudience: ['web-client'] } });
+    const [[authorizerId] = ['']] = resourcesOfType(built, 'AWS::ApiGatewayV2::Authorizer');
+    for (const route of routes) {
+      const properties = routeResource(built, route)?.Properties;
+      if (buyerRoutes.includes(route)) {
+        expect(properties, route.id).toMatchObject({
+          AuthorizationType: 'JWT',
+          AuthorizerId: { Ref: authorizerId },
+        });
+      } else {
+        expect(properties?.AuthorizationType, route.id).toBe(route.auth === 'iam' ? 'AWS_IAM' : 'NONE');
+        expect(properties?.AuthorizerId, route.id).toBeUndefined();
+      }
+    }
+  });
+
+  it('GIVEN jwtIssuer WHEN synthesized THEN every function (put-product too) gets JWT_ISSUER and the audiences comma-separated', () => {
+    const built = buildStage({ context: { jwtIssuer: issuer, jwtAudience: 'web-client,app-client' } });
+    for (const id of functionIds) {
+      expect(environmentOf(built, id), id).toMatchObject({
+        JWT_ISSUER: issuer,
+        JWT_AUDIENCE: 'web-client,app-client',
+      });
+    }
+  });
+
+  it.each(['dev', 'prod'])(
+    'GIVEN stage %s without jwtIssuer WHEN synthesized THEN no authorizer but IAM, and no JWT variable anywhere',
+    (stage) => {
+      const built = buildStage({ stage });
+      built.apiTemplate.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 0);
+      for (const route of buyerRoutes) {
+        expect(routeResource(built, route)?.Properties.AuthorizationType, route.id).toBe('NONE');
+      }
+      for (const id of functionIds) {
+        const names = Object.keys(environmentOf(built, id));
+        expect(
+          names.filter((name) => name.startsWith('JWT_')),
+          id,
+        ).toEqual([]);
+      }
+    },
+  );
+});
+
 describe('functions', () => {
   let built: BuiltStage;
   beforeAll(() => {
@@ -86,8 +159,7 @@ describe('functions', () => {
   });
 
   const fn = (id: FunctionId) => resourceOf(built.apiTemplate, functionLogicalId(built, id));
-  const env = (id: FunctionId) =>
-    (fn(id).Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+  const env = (id: FunctionId) => environmentOf(built, id);
 
   it.each(functionIds)(
     'GIVEN %s WHEN synthesized THEN it runs Node.js >= 22 on arm64 with active tracing',
@@ -113,8 +185,11 @@ describe('functions', () => {
         HOLD_TTL_SECONDS: '120',
         MAX_QTY_PER_HOLD: '10',
         PAYMENT_WINDOW_SECONDS: '900',
-        POWERTOOLS_SERVICE_NAME: 'flash-sale-checkout',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'DEBUG',
+        // Declared for `sam local` to override; empty means unset (the cloud talks to DynamoDB itself).
+        DYNAMODB_ENDPOINT: '',
         NODE_OPTIONS: expect.stringContaining('--enable-source-maps'),
       });
       expect(published(built, variables.TABLE_NAME)).toEqual({
@@ -130,8 +205,11 @@ describe('functions', () => {
       if (id === 'payment-webhook') {
         // `Ref` of a secret is its ARN; a value would be a literal or a {{resolve:secretsmanager:...}} string.
         expect(published(built, variables.WEBHOOK_SECRET_ID)).toEqual({ Ref: secretId });
+        // Declared empty, only for `sam local` to put a local secret in.
+        expect(variables.WEBHOOK_SECRET).toBe('');
       } else {
         expect(variables.WEBHOOK_SECRET_ID, id).toBeUndefined();
+        expect(variables.WEBHOOK_SECRET, id).toBeUndefined();
       }
     }
     expect(JSON.stringify(built.apiTemplate.toJSON())).not.toContain('resolve:secretsmanager');
@@ -151,29 +229,78 @@ describe('functions', () => {
     });
   });
 
-  it.each([
-    ['dev', 7],
-    ['prod', 90],
-  ] as const)(
-    'GIVEN stage %s WHEN synthesized THEN every function logs to its own group kept %i days',
-    (stage, days) => {
+  it.each(['dev', 'prod'])(
+    'GIVEN stage %s WHEN synthesized THEN every function has a stable name and logs to its data-stack group /aws/lambda/<name>',
+    (stage) => {
       const staged = buildStage({ stage });
-      const groups = functionIds.map(
-        (id) =>
-          (
-            resourceOf(staged.apiTemplate, functionLogicalId(staged, id)).Properties.LoggingConfig as {
-              LogGroup: { Ref: string };
-            }
-          ).LogGroup.Ref,
-      );
-      expect(new Set(groups).size).toBe(functionIds.length);
-      for (const group of groups) {
-        const logGroup = resourceOf(staged.apiTemplate, group);
-        expect(logGroup.Type).toBe('AWS::Logs::LogGroup');
-        expect(logGroup.Properties.RetentionInDays).toBe(days);
+      for (const id of functionIds) {
+        const properties = resourceOf(staged.apiTemplate, functionLogicalId(staged, id)).Properties;
+        expect(properties.FunctionName).toBe(`${SERVICE_NAME}-${stage}-${id}`);
+        const group = published(staged, (properties.LoggingConfig as { LogGroup: unknown }).LogGroup);
+        expect(group, id).toEqual({ Ref: logGroupLogicalId(staged, id) });
+        expect(resourceOf(staged.dataTemplate, logGroupLogicalId(staged, id)).Properties.LogGroupName).toBe(
+          `/aws/lambda/${properties.FunctionName}`,
+        );
       }
     },
   );
+});
+
+describe('concurrency', () => {
+  const reserved = (built: BuiltStage) =>
+    Object.fromEntries(
+      functionIds.map((id) => [
+        id,
+        resourceOf(built.apiTemplate, functionLogicalId(built, id)).Properties.ReservedConcurrentExecutions,
+      ]),
+    );
+
+  it('GIVEN prod with the default settings WHEN synthesized THEN webhook 20, sweeper 2, each shopper function 100, the rest none', () => {
+    expect(reserved(buildStage({ stage: 'prod' }))).toEqual({
+      health: undefined,
+      'put-product': undefined,
+      'payment-webhook': 20,
+      'expire-holds': 2,
+      'get-product': 100,
+      'create-hold': 100,
+      'create-order': 100,
+      'get-order': 100,
+    });
+    expect([...SHOPPER_FUNCTIONS].sort()).toEqual([
+      'create-hold',
+      'create-order',
+      'get-order',
+      'get-product',
+    ]);
+  });
+
+  it('GIVEN prod defaults WHEN the reservations are added up THEN at least 100 of the default 1,000 stay unreserved', () => {
+    const total = Object.values(reserved(buildStage({ stage: 'prod' }))).reduce<number>(
+      (sum, value) => sum + (typeof value === 'number' ? value : 0),
+      0,
+    );
+    expect(total).toBe(422);
+    expect(1000 - total).toBeGreaterThanOrEqual(100);
+  });
+
+  it('GIVEN dev (cdk.json sets 0) WHEN synthesized THEN no function reserves anything (deploys on low-quota accounts)', () => {
+    expect(
+      Object.values(reserved(buildStage({ stage: 'dev' }))).filter((value) => value !== undefined),
+    ).toEqual([]);
+  });
+
+  it('GIVEN -c webhookReservedConcurrency=0 -c shopperReservedConcurrency=40 WHEN synthesized THEN the webhook reserves none, shoppers 40', () => {
+    const built = buildStage({
+      stage: 'prod',
+      context: { webhookReservedConcurrency: '0', shopperReservedConcurrency: '40' },
+    });
+    expect(reserved(built)).toMatchObject({
+      'payment-webhook': undefined,
+      'expire-holds': 2,
+      'create-hold': 40,
+      'get-product': 40,
+    });
+  });
 });
 
 describe('the $default stage', () => {
@@ -197,16 +324,12 @@ describe('the $default stage', () => {
     });
   });
 
-  it('GIVEN the stage WHEN synthesized THEN it writes JSON access logs to a log group', () => {
+  it('GIVEN the stage WHEN synthesized THEN it writes JSON access logs to the data stack access log group', () => {
     const built = buildStage();
     const [[, stage] = ['', undefined]] = resourcesOfType(built, 'AWS::ApiGatewayV2::Stage');
-    const settings = stage?.Properties.AccessLogSettings as {
-      DestinationArn: { 'Fn::GetAtt': [string, string] };
-      Format: string;
-    };
-    expect(resourceOf(built.apiTemplate, settings.DestinationArn['Fn::GetAtt'][0]).Type).toBe(
-      'AWS::Logs::LogGroup',
-    );
+    const settings = stage?.Properties.AccessLogSettings as { DestinationArn: unknown; Format: string };
+    const accessLogs = logicalId(built.data, built.data.apiAccessLogs.node.defaultChild as CfnElement);
+    expect(published(built, settings.DestinationArn)).toEqual({ 'Fn::GetAtt': [accessLogs, 'Arn'] });
     expect(JSON.parse(settings.Format)).toMatchObject({
       requestId: '$context.requestId',
       routeKey: '$context.routeKey',
@@ -230,11 +353,23 @@ describe('the $default stage', () => {
     });
   });
 
-  it('GIVEN the stage WHEN synthesized THEN the API URL is an output', () => {
-    const built = buildStage();
-    built.apiTemplate.hasOutput('ApiUrl', {
-      Value: { 'Fn::Join': ['', Match.arrayWith(['https://', { Ref: idOf(built, built.api.httpApi) }])] },
+  it('GIVEN CORS origins WHEN synthesized THEN browsers may send a bearer token and read Retry-After', () => {
+    const built = buildStage({ context: { corsAllowOrigins: 'https://shop.example.com' } });
+    built.apiTemplate.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: {
+        AllowHeaders: Match.arrayWith(['authorization', 'content-type', 'idempotency-key']),
+        ExposeHeaders: ['retry-after'],
+      },
     });
+  });
+
+  it('GIVEN the stage WHEN synthesized THEN ApiUrl is the API endpoint, without a trailing slash', () => {
+    const built = buildStage();
+    const value = templateJson(built.apiTemplate).Outputs?.ApiUrl?.Value;
+    // ApiEndpoint is `https://<id>.execute-api.<region>.amazonaws.com`; the $default stage's url adds a `/`, and
+    // the README's `$API/api/health` would then ask for `//api/health`.
+    expect(value).toEqual({ 'Fn::GetAtt': [idOf(built, built.api.httpApi), 'ApiEndpoint'] });
+    expect(JSON.stringify(value)).not.toMatch(/\/"\]/);
   });
 });
 
@@ -311,16 +446,72 @@ describe('alarms', () => {
     }
   });
 
-  it('GIVEN the API WHEN synthesized THEN a 5xx-rate alarm divides 5xx by Count for this API', () => {
-    const apiId = idOf(built, built.api.httpApi);
-    const rate = alarms().find((alarm) => metricStats(alarm).some((metric) => metric.MetricName === '5xx'));
-    expect(rate).toBeDefined();
-    const metrics = metricStats(rate ?? {});
-    expect(metrics.map((metric) => metric.MetricName).sort()).toEqual(['5xx', 'Count']);
-    for (const metric of metrics) {
-      expect(metric.Namespace).toBe('AWS/ApiGateway');
-      expect(metric.Dimensions).toEqual([{ Name: 'ApiId', Value: { Ref: apiId } }]);
-    }
+  /** The alarm whose math reads exactly these metrics, by id. */
+  const mathAlarm = (ids: string[]) =>
+    alarms().find(
+      (alarm) =>
+        JSON.stringify(
+          ((alarm.Metrics ?? []) as { Id: string; MetricStat?: unknown }[])
+            .filter((query) => query.MetricStat)
+            .map((query) => query.Id)
+            .sort(),
+        ) === JSON.stringify([...ids].sort()),
+    );
+  const queries = (alarm: Record<string, unknown> | undefined) =>
+    Object.fromEntries(
+      ((alarm?.Metrics ?? []) as { Id: string; Expression?: string; MetricStat?: { Metric: unknown } }[]).map(
+        (query) => [query.Id, query.Expression ?? query.MetricStat?.Metric],
+      ),
+    );
+
+  it('GIVEN the API WHEN synthesized THEN the 5xx-rate alarm takes our 503s (ServiceUnavailable) out of 5xx, over Count', () => {
+    const apiDimension = [{ Name: 'ApiId', Value: { Ref: idOf(built, built.api.httpApi) } }];
+    const alarm = mathAlarm(['errors', 'requests', 'shed']);
+    expect(alarm?.Threshold).toBe(1);
+    expect(queries(alarm)).toEqual({
+      expr_1: 'IF(requests > 0, 100 * (errors - FILL(shed, 0)) / requests, 0)',
+      errors: { Namespace: 'AWS/ApiGateway', MetricName: '5xx', Dimensions: apiDimension },
+      requests: { Namespace: 'AWS/ApiGateway', MetricName: 'Count', Dimensions: apiDimension },
+      shed: {
+        Namespace: METRICS_NAMESPACE,
+        MetricName: Metric.ServiceUnavailable,
+        Dimensions: [{ Name: 'service', Value: SERVICE_NAME }],
+      },
+    });
+  });
+
+  it('GIVEN the API WHEN synthesized THEN a separate alarm fires above 5% of answers being our 503', () => {
+    const alarm = mathAlarm(['requests', 'shed']);
+    expect(alarm).toMatchObject({ Threshold: 5, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    expect(queries(alarm).expr_1).toBe('IF(requests > 0, 100 * FILL(shed, 0) / requests, 0)');
+  });
+
+  it('GIVEN a payment that needs a refund WHEN one is counted in a minute THEN an alarm fires', () => {
+    built.apiTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS_NAMESPACE,
+      MetricName: Metric.PaymentsRefundRequired,
+      Dimensions: [{ Name: 'service', Value: SERVICE_NAME }],
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  it('GIVEN the sweeper WHEN the oldest unswept item is over 180 s overdue for 3 minutes, or it reports nothing, THEN an alarm fires', () => {
+    built.apiTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS_NAMESPACE,
+      MetricName: Metric.SweepOldestOverdueSeconds,
+      Dimensions: [{ Name: 'service', Value: SERVICE_NAME }],
+      Statistic: 'Maximum',
+      Period: 60,
+      Threshold: 180,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'breaching',
+    });
   });
 
   it.each(['ThrottledRequests', 'SystemErrors'])(
@@ -374,11 +565,54 @@ describe('alarms', () => {
 
   it('GIVEN all alarms WHEN counted THEN each notifies the alarm topic (and when it clears)', () => {
     const topic = { Ref: idOf(built, built.api.alarmTopic) };
-    expect(alarms()).toHaveLength(1 + 2 * functionIds.length + 2 + 1);
+    // 5xx rate, 503 rate, errors and throttles per function, table throttles and system errors, DLQ, refunds, sweep.
+    expect(alarms()).toHaveLength(2 + 2 * functionIds.length + 2 + 1 + 1 + 1);
     for (const alarm of alarms()) {
       expect(alarm.AlarmActions).toEqual([topic]);
       expect(alarm.OKActions).toEqual([topic]);
     }
+  });
+
+  it('GIVEN the alarm topic WHEN its policy is read THEN CloudWatch alarms of this account may publish, and only over TLS', () => {
+    const topic = { Ref: idOf(built, built.api.alarmTopic) };
+    built.apiTemplate.resourceCountIs('AWS::SNS::TopicPolicy', 1);
+    built.apiTemplate.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [topic],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sns:Publish',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: topic,
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': [
+                    '',
+                    [
+                      'arn:',
+                      { Ref: 'AWS::Partition' },
+                      ':cloudwatch:',
+                      { Ref: 'AWS::Region' },
+                      ':',
+                      { Ref: 'AWS::AccountId' },
+                      ':alarm:*',
+                    ],
+                  ],
+                },
+              },
+            },
+          }),
+        ]),
+      },
+    });
   });
 
   it('GIVEN alarmEmail in context WHEN synthesized THEN the topic mails it; without it no subscription exists', () => {
@@ -390,4 +624,80 @@ describe('alarms', () => {
       TopicArn: { Ref: idOf(mailed, mailed.api.alarmTopic) },
     });
   });
+});
+
+describe('dashboard', () => {
+  type MetricRow = [string, string, ...unknown[]];
+  let built: BuiltStage;
+  let rows: MetricRow[];
+  beforeAll(() => {
+    built = buildStage({ stage: 'prod' });
+    const [[, dashboard] = ['', { Type: '', Properties: {} }]] = resourcesOfType(
+      built,
+      'AWS::CloudWatch::Dashboard',
+    );
+    // The body is JSON with references spliced in; a placeholder for each gives JSON to read.
+    const body = (dashboard.Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1]
+      .map((part) => (typeof part === 'string' ? part : 'REF'))
+      .join('');
+    const widgets = (JSON.parse(body) as { widgets: { properties: { metrics?: unknown[][] } }[] }).widgets;
+    rows = widgets
+      .flatMap((widget) => widget.properties.metrics ?? [])
+      .filter((row): row is MetricRow => typeof row[0] === 'string');
+  });
+  const has = (namespace: string, name: string, dimension?: [string, unknown]) =>
+    rows.some(
+      (row) =>
+        row[0] === namespace &&
+        row[1] === name &&
+        (!dimension || (row[2] === dimension[0] && row[3] === dimension[1])),
+    );
+
+  it('GIVEN the stage WHEN synthesized THEN one dashboard is named after the service and stage', () => {
+    built.apiTemplate.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    built.apiTemplate.hasResourceProperties('AWS::CloudWatch::Dashboard', {
+      DashboardName: 'flash-sale-checkout-prod',
+    });
+  });
+
+  it.each([
+    Metric.HoldsGranted,
+    Metric.HoldsRefusedSoldOut,
+    Metric.HoldsRefusedCustomerLimit,
+    Metric.HoldsReclaimed,
+    Metric.HoldsExpired,
+    Metric.OrdersCreated,
+    Metric.OrdersExpired,
+    Metric.PaymentsApplied,
+    Metric.PaymentsParked,
+    Metric.PaymentsRefundRequired,
+    Metric.ServiceUnavailable,
+    Metric.ContentionRetries,
+    Metric.SweepDurationMs,
+    Metric.SweepBacklog,
+    Metric.SweepOldestOverdueSeconds,
+  ])('GIVEN the dashboard WHEN read THEN it graphs %s by its one dimension', (name) => {
+    expect(has(METRICS_NAMESPACE, name, ['service', SERVICE_NAME])).toBe(true);
+  });
+
+  it('GIVEN the dashboard WHEN read THEN it graphs API 4xx/5xx/count and p99 latency, table throttles and DLQ depth', () => {
+    for (const name of ['Count', '4xx', '5xx', 'Latency', 'IntegrationLatency']) {
+      expect(has('AWS/ApiGateway', name, ['ApiId', 'REF']), name).toBe(true);
+    }
+    const latency = rows.find((row) => row[1] === 'Latency');
+    expect(latency?.at(-1)).toMatchObject({ stat: 'p99' });
+    expect(has('AWS/DynamoDB', 'ThrottledRequests')).toBe(true);
+    expect(has('AWS/DynamoDB', 'SystemErrors')).toBe(true);
+    expect(has('AWS/SQS', 'ApproximateNumberOfMessagesVisible')).toBe(true);
+  });
+
+  it.each(['Errors', 'Throttles', 'ConcurrentExecutions'])(
+    'GIVEN the dashboard WHEN read THEN it graphs Lambda %s for every function',
+    (name) => {
+      const labels = rows
+        .filter((row) => row[0] === 'AWS/Lambda' && row[1] === name)
+        .map((row) => (row.at(-1) as { label?: string }).label);
+      expect(labels.sort()).toEqual([...functionIds].sort());
+    },
+  );
 });

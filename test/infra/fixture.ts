@@ -118,6 +118,19 @@ export function published(built: BuiltStage, value: unknown): unknown {
   return output.Value;
 }
 
+/** The data stack's logical id of the function's log group. */
+export function logGroupLogicalId(built: BuiltStage, id: FunctionId): string {
+  const group = built.data.logGroups.get(id);
+  if (!group) throw new Error(`No log group for ${id}`);
+  return logicalId(built.data, group.node.defaultChild as CfnElement);
+}
+
+/** The function's environment variables as synthesized (values may be intrinsics). */
+export function environmentOf(built: BuiltStage, id: FunctionId): Record<string, unknown> {
+  const fn = resourceOf(built.apiTemplate, functionLogicalId(built, id));
+  return (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+}
+
 /**
  * Names what a policy resource points at: `table`, `index <name>`, `webhook secret`, `own log group`,
  * `sweeper DLQ`, `*`; anything unrecognised comes back as JSON so an unexpected grant shows in the diff.
@@ -131,6 +144,7 @@ export function describeResource(built: BuiltStage, resource: unknown, ownLogGro
   if (resource === '*') return '*';
   if (target === json({ 'Fn::GetAtt': [tableId, 'Arn'] })) return 'table';
   if (target === json({ Ref: secretId })) return 'webhook secret';
+  // The data stack owns the log groups (stable names, kept with the data).
   if (target === json({ 'Fn::GetAtt': [ownLogGroup, 'Arn'] })) return 'own log group';
   if (target === json({ 'Fn::GetAtt': [queueId, 'Arn'] })) return 'sweeper DLQ';
   const join = (resource as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
@@ -155,7 +169,7 @@ export function permissionsOf(built: BuiltStage, id: FunctionId): Set<string> {
   const template = templateJson(built.apiTemplate);
   const fn = resourceOf(built.apiTemplate, functionLogicalId(built, id));
   const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-  const logGroupId = (fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+  const logGroupId = logGroupLogicalId(built, id);
   const role = resourceOf(built.apiTemplate, roleId);
   const inline = (
     (role.Properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]

@@ -25,10 +25,19 @@ function acknowledgements(
 }
 
 describe('cdk-nag AWS Solutions checks', () => {
-  it.each(['dev', 'prod'])(
-    'GIVEN stage %s WHEN every resource is checked THEN no error or warning is left',
-    (stage) => {
-      const built = buildStage({ stage });
+  const jwt = {
+    jwtIssuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example',
+    jwtAudience: 'web-client',
+  };
+
+  it.each([
+    ['dev', {}],
+    ['prod', {}],
+    ['prod', jwt],
+  ] as const)(
+    'GIVEN stage %s %o WHEN every resource is checked THEN no error or warning is left',
+    (stage, context) => {
+      const built = buildStage({ stage, context });
       const report = new AwsSolutionsChecks().validateScope(built.app);
       expect(report.violations.map((violation) => `${violation.ruleName} (${violation.severity})`)).toEqual(
         [],
@@ -69,9 +78,22 @@ describe('cdk-nag AWS Solutions checks', () => {
     for (const ack of wildcard) expect(ack.path).toMatch(/^FlashSale-dev-Api\/[A-Za-z]+Role\/DefaultPolicy$/);
   });
 
-  it('GIVEN the public-route acknowledgement WHEN located THEN the IAM-authorized admin route has none', () => {
+  it('GIVEN no jwtIssuer WHEN the public-route acknowledgements are located THEN every route but the IAM admin one has one', () => {
     const apig4 = acknowledgements(buildStage()).filter((ack) => ack.rule === 'AwsSolutions-APIG4');
     expect(apig4.map((ack) => ack.path)).not.toContainEqual(expect.stringContaining('admin'));
     expect(apig4).toHaveLength(routes.filter((route) => route.auth === 'none').length);
+    const buyers = apig4.filter((ack) => /holds|orders/.test(ack.path));
+    expect(buyers).toHaveLength(3);
+    for (const ack of buyers) expect(ack.reason).toMatch(/jwtIssuer/);
+  });
+
+  it('GIVEN jwtIssuer WHEN the public-route acknowledgements are located THEN the JWT-authorized buyer routes have none', () => {
+    const apig4 = acknowledgements(buildStage({ context: jwt })).filter(
+      (ack) => ack.rule === 'AwsSolutions-APIG4',
+    );
+    const anonymous = routes.filter((route) => route.auth === 'none' && !('identity' in route));
+    expect(anonymous.map((route) => route.id).sort()).toEqual(['get-product', 'health', 'payment-webhook']);
+    expect(apig4).toHaveLength(anonymous.length);
+    expect(apig4.map((ack) => ack.path)).not.toContainEqual(expect.stringMatching(/holds|orders/));
   });
 });
