@@ -1,5 +1,26 @@
 // GET /api/health: liveness only; touches no dependency so a throttled table cannot fail health checks.
-import { httpHandler } from '#shared/http/handler.ts';
-import { ok } from '#shared/http/responses.ts';
+//
+// Standalone on purpose: the shared stack (shared/http/handler.ts) brings zod, the configuration and, through the
+// error mapping, the AWS SDK; none of that is needed to say "ok", and it made this bundle 1 MB. It answers exactly
+// what the shared stack answers: the 200 envelope, and 413 PAYLOAD_TOO_LARGE for a body over MAX_BODY_BYTES.
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { PayloadTooLarge } from '#shared/errors.ts';
+import { failure, ok, success } from '#shared/http/responses.ts';
 
-export const handler = httpHandler({}, async () => ok({ status: 'ok' }));
+/** MAX_BODY_BYTES as shared/config.ts reads it (an integer >= 256, default 16 KiB); a bad value fails the cold start. */
+const maxBodyBytes = Number(process.env.MAX_BODY_BYTES ?? 16 * 1024);
+if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 256) {
+  throw new Error('Invalid configuration: MAX_BODY_BYTES must be an integer >= 256');
+}
+
+/** The body's size in bytes (API Gateway base64-encodes a body that is not UTF-8 text). */
+const bodyBytes = ({ body, isBase64Encoded }: APIGatewayProxyEventV2): number =>
+  body == null ? 0 : isBase64Encoded ? Buffer.from(body, 'base64').length : Buffer.byteLength(body, 'utf8');
+
+export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  if (bodyBytes(event) > maxBodyBytes) {
+    const { status, code, message } = new PayloadTooLarge(maxBodyBytes);
+    return failure(status, { code, message });
+  }
+  return success(ok({ status: 'ok' }));
+};

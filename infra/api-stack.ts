@@ -254,7 +254,6 @@ export class ApiStack extends Stack {
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       POWERTOOLS_LOG_LEVEL: settings.logLevel,
-      NODE_OPTIONS: '--enable-source-maps',
       DYNAMODB_ENDPOINT: '',
       // The secret's ARN, never its value: the function reads it at run time (cached by Powertools).
       ...(spec.usesWebhookSecret

@@ -1,11 +1,16 @@
 // Environment, parsed once at cold start: a bad or missing setting fails the init, not a request.
-import { z } from 'zod';
+import * as z from 'zod';
 
 const seconds = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 
 const schema = z.object({
   TABLE_NAME: z.string().min(3).max(255),
-  DYNAMODB_ENDPOINT: z.url().optional(),
+  /** Empty means unset: the Lambda template declares it empty so `sam local` can override it (README, Run with SAM). */
+  DYNAMODB_ENDPOINT: z
+    .literal('')
+    .transform(() => undefined)
+    .or(z.url())
+    .optional(),
   HOLD_TTL_SECONDS: seconds(120).pipe(z.number().min(1)),
   MAX_QTY_PER_HOLD: z.coerce.number().int().min(1).max(1000).default(10),
   PAYMENT_WINDOW_SECONDS: seconds(900).pipe(z.number().min(1)),
@@ -30,9 +35,17 @@ const schema = z.object({
    * steers holds (which bucket, whether sold out) and answers GET product; conditions still decide every grant.
    */
   STOCK_VIEW_MAX_AGE_MS: z.coerce.number().int().min(0).max(1_000).default(1_000),
-  /** Per-call DynamoDB timeouts: fail fast enough to retry inside a 10 s Lambda; tests on a loaded machine raise them. */
+  /**
+   * Per-attempt DynamoDB timeouts (an attempt also ends when the invocation's budget does, see shared/deadline.ts):
+   * fail fast enough to retry inside a 10 s Lambda; tests on a loaded machine raise them.
+   */
   DYNAMODB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(2_000),
   DYNAMODB_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
+  /**
+   * Kept back from the Lambda's remaining time: the invocation's budget (every DynamoDB call, retry and wait) ends this
+   * long before the function's timeout, so a request out of time still answers 503 and flushes its logs and metrics.
+   */
+  INVOCATION_RESERVE_MS: z.coerce.number().int().min(0).max(10_000).default(1_000),
   /** Attempts for a transaction that keeps meeting TransactionConflict or throttling before answering 503. */
   TRANSACTION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
 });

@@ -1,6 +1,6 @@
 // Zod schemas of every request and response: one source for validation at the edge and for the docs (infra/openapi.ts).
 // Objects strip unknown fields (old clients send extras), so nothing unlisted can reach storage.
-import { z } from 'zod';
+import * as z from 'zod';
 import { config } from './config.ts';
 import { MAX_STOCK_BUCKETS } from './stock/rules.ts';
 

@@ -1,11 +1,13 @@
 // Short leases: one holder at a time for work that must not overlap itself (a product's reclaim, the sweep).
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { budgetLeft, deadlineFor } from '../deadline.ts';
 import { db, getItem, tableName } from './client.ts';
 import type { Key } from './keys.ts';
 import { table } from './table.ts';
-import { isRetryableDynamoError } from './transact.ts';
+import { isRetryableDynamoError, isUnavailable } from './transact.ts';
 
 const leaseKey = (name: string): Key => ({ pk: `LEASE#${name}`, sk: 'LEASE' });
 
@@ -61,19 +63,25 @@ export async function acquireLease(name: string, ms: number): Promise<Lease | un
           }),
         );
       } catch (error) {
-        // Lost it already (ran out and retaken), or DynamoDB is busy: it runs out on its own.
-        if (!isConditionFailure(error) && !isRetryableDynamoError(error)) throw error;
+        // Lost it already (ran out and retaken), or DynamoDB is busy, unreachable or out of the invocation's time:
+        // it runs out on its own.
+        if (!isConditionFailure(error) && !isRetryableDynamoError(error) && !isUnavailable(error))
+          throw error;
       }
     },
   };
 }
 
-/** Waits (polling every 100 ms, at most `maxWaitMs`) until nobody holds the lease `name`. */
+/**
+ * Waits (polling every 100 ms, at most `maxWaitMs` and never past the invocation's budget) until nobody holds the
+ * lease `name`.
+ */
 export async function waitForLease(name: string, maxWaitMs: number): Promise<void> {
   const until = wallClockMs() + maxWaitMs;
-  while (wallClockMs() < until) {
+  const budgetEnds = deadlineFor(maxWaitMs);
+  while (wallClockMs() < until && performance.now() < budgetEnds) {
     const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: leaseKey(name) }));
     if (!Item || Number(Item.lease_until) < wallClockMs()) return;
-    await sleep(100);
+    await sleep(Math.min(100, budgetLeft()));
   }
 }

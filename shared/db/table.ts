@@ -10,7 +10,16 @@ export interface IndexDefinition {
 }
 
 // customer_id: a release gives the customer's allowance back in the same transaction as the units.
-const projected = ['entity', 'hold_id', 'order_id', 'product_id', 'qty', 'draws', 'status', 'customer_id'] as const;
+const projected = [
+  'entity',
+  'hold_id',
+  'order_id',
+  'product_id',
+  'qty',
+  'draws',
+  'status',
+  'customer_id',
+] as const;
 
 export const table = {
   partitionKey: 'pk',

@@ -4,8 +4,11 @@ import { type AttributeValue, TransactionCanceledException } from '@aws-sdk/clie
 import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { config } from '../config.ts';
+import { BudgetSpent, budgetFits, budgetLeft } from '../deadline.ts';
 import { ServiceBusy } from '../errors.ts';
 import { logger } from '../logger.ts';
+import { Metric } from '../metric-names.ts';
+import { countMetric } from '../metrics.ts';
 import { db } from './client.ts';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -80,20 +83,56 @@ const REFUSED_NAMES = new Set([
   'TransactionInProgressException',
 ]);
 /**
- * True when `error` proves the write did not land: DynamoDB refused it, and the SDK made one attempt only (after an
- * SDK retry, an earlier attempt whose answer was lost may have landed, whatever the last attempt was told).
+ * True when `error` proves the write did not land: DynamoDB refused it (or the budget left no time to send it), and
+ * the SDK made one attempt only (after an SDK retry, an earlier attempt whose answer was lost may have landed,
+ * whatever the last attempt was told).
  */
 export function certainlyNotWritten(error: unknown): boolean {
   const attempts = (error as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts ?? 1;
   const refused =
     error instanceof TransactionCanceledException ||
+    (error instanceof BudgetSpent && !error.sent) ||
     (error instanceof Error && REFUSED_NAMES.has(error.name));
   return refused && attempts <= 1;
 }
 
+/** Failures to reach DynamoDB at all: DNS, refused or dropped connections, unreachable networks. */
+const UNREACHABLE_CODES = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+]);
+/** Attempts that got no answer in time: the SDK's timeouts, a cut-off attempt, the budget spent, middy's timeout. */
+const NO_ANSWER_NAMES = new Set(['TimeoutError', 'AbortError', 'BudgetSpent']);
+
+/**
+ * DynamoDB could not be reached or did not answer in time (after the SDK's retries, within the budget): the caller
+ * should retry later (503 + Retry-After), like throttling. Looks through `cause` (Powertools and the SDK wrap errors)
+ * and AggregateError (a connection tried on several addresses). A write that timed out may still have landed:
+ * `certainlyNotWritten` says which did not.
+ */
+export function isUnavailable(error: unknown, depth = 0): boolean {
+  if (!(error instanceof Error) || depth > 8) return false;
+  const code = (error as { code?: unknown }).code;
+  if (NO_ANSWER_NAMES.has(error.name) || (typeof code === 'string' && UNREACHABLE_CODES.has(code)))
+    return true;
+  if (error instanceof AggregateError && error.errors.some((inner) => isUnavailable(inner, depth + 1)))
+    return true;
+  return isUnavailable(error.cause, depth + 1);
+}
+
 /**
  * Runs `operation`, retrying contention with full-jitter exponential backoff (25 ms base, 1 s cap).
- * After TRANSACTION_MAX_ATTEMPTS tries the caller gets ServiceBusy (503 + Retry-After), never a raw 500.
+ * After TRANSACTION_MAX_ATTEMPTS tries, or when the invocation's budget has no room for the backoff and another try,
+ * the caller gets ServiceBusy (503 + Retry-After), never a raw 500 or a Lambda timeout.
  */
 export async function withContentionRetry<T>(name: string, operation: () => Promise<T>): Promise<T> {
   const attempts = config.TRANSACTION_MAX_ATTEMPTS;
@@ -102,11 +141,19 @@ export async function withContentionRetry<T>(name: string, operation: () => Prom
       return await operation();
     } catch (error) {
       if (!isRetryableDynamoError(error)) throw error;
-      if (attempt >= attempts) {
-        logger.warn('contention_gave_up', { operation: name, attempts, error_name: (error as Error).name });
+      const backoff = Math.random() * Math.min(1000, 25 * 2 ** attempt);
+      const outOfTime = attempt < attempts && !budgetFits(backoff);
+      if (attempt >= attempts || outOfTime) {
+        logger.warn('contention_gave_up', {
+          operation: name,
+          attempts: attempt,
+          error_name: (error as Error).name,
+          ...(outOfTime ? { reason: 'out_of_time', budget_left_ms: Math.round(budgetLeft()) } : {}),
+        });
         throw new ServiceBusy();
       }
-      await sleep(Math.random() * Math.min(1000, 25 * 2 ** attempt));
+      if (isConflict(error)) countMetric(Metric.ContentionRetries);
+      await sleep(backoff);
     }
   }
 }

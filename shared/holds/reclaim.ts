@@ -5,6 +5,8 @@ import { mapLimit } from '../concurrency.ts';
 import { config } from '../config.ts';
 import { acquireLease, waitForLease } from '../db/lease.ts';
 import { logger } from '../logger.ts';
+import { Metric } from '../metric-names.ts';
+import { countMetric } from '../metrics.ts';
 import { stockView } from '../stock/view.ts';
 import { expiredHoldsOfProduct } from './items.ts';
 import { gaveUnitsBack, releaseExpiredGroup, releaseGroups } from './release.ts';
@@ -77,16 +79,20 @@ async function reclaimOnce(productId: string, now: Date): Promise<ReclaimResult>
     const groups = releaseGroups(expired);
     const outcomes = await mapLimit(groups, RECLAIM_PARALLEL, (group) => releaseExpiredGroup(group, now));
     let freed = 0;
+    let released = 0;
     let failed = 0;
     outcomes.forEach((outcome, index) => {
       const group = groups[index] ?? [];
       if (outcome.status === 'rejected') failed += group.length;
-      else
+      else {
         freed += outcome.value.reduce(
           (sum, result, i) => sum + (gaveUnitsBack(result) ? (group[i]?.qty ?? 0) : 0),
           0,
         );
+        released += outcome.value.filter(gaveUnitsBack).length;
+      }
     });
+    countMetric(Metric.HoldsReclaimed, released);
     logger.info('hold_reclaimed', { product_id: productId, holds: expired.length, qty: freed, failed });
     return { freed, elsewhere: false };
   } finally {

@@ -14,6 +14,7 @@ import {
   isRetryableDynamoError,
   transactOnce,
 } from '../db/transact.ts';
+import { budgetFits, budgetLeft } from '../deadline.ts';
 import {
   AuthenticationRequired,
   CustomerLimitReached,
@@ -22,6 +23,8 @@ import {
   ServiceBusy,
 } from '../errors.ts';
 import { logger } from '../logger.ts';
+import { Metric } from '../metric-names.ts';
+import { countMetric } from '../metrics.ts';
 import type { holdView as HoldViewSchema } from '../schemas.ts';
 import { bucketOfItemName, takeUnits } from '../stock/items.ts';
 import { planDraws } from '../stock/rules.ts';
@@ -125,14 +128,16 @@ export async function createHold(
       if (answer) return answer;
       continue;
     }
-    const slot = await withBucketSlot(productId, Math.max(1, view.buckets.size), SLOT_WAIT_MS, () =>
+    // Never past the invocation's time budget: a buyer still queued then answers 503 before writing anything.
+    const slotWaitMs = budgetLeft(SLOT_WAIT_MS);
+    const slot = await withBucketSlot(productId, Math.max(1, view.buckets.size), slotWaitMs, () =>
       attemptsInSlot(hold, tries),
     );
     if (!slot) {
       logger.warn('contention_gave_up', {
         operation: 'create_hold',
         reason: 'no_bucket_slot',
-        waited_ms: SLOT_WAIT_MS,
+        waited_ms: Math.round(slotWaitMs),
       });
       throw new ServiceBusy();
     }
@@ -153,7 +158,7 @@ async function attemptsInSlot(hold: HoldItem, tries: Attempts): Promise<HoldView
       hold.product_id,
       draws.map((draw) => draw.bucket),
     );
-    if (cool > 0) await sleep(cool);
+    if (cool > 0) await sleep(Math.min(cool, budgetLeft()));
     const candidate: HoldItem = { ...hold, draws };
     // The limit the counter's condition checks is the one this attempt's view knows (at most 1 s old).
     const limit = view.product.max_per_customer;
@@ -221,16 +226,24 @@ async function afterFailedAttempt(
     throw error;
   }
   const conflict = isConflict(error);
-  if (conflict) noteContention(attempt.product_id, bucketsOf(attempt), false);
-  else tries.transactions++;
+  if (conflict) {
+    noteContention(attempt.product_id, bucketsOf(attempt), false);
+    countMetric(Metric.ContentionRetries);
+  } else tries.transactions++;
   if (!certainlyNotWritten(error)) {
     // A timeout or 5xx may have landed: our hold is found by its id later, and the view is read afresh.
     tries.unknownOutcome = true;
     forgetView(attempt.product_id);
   }
-  const exhausted = conflict
-    ? performance.now() - (tries.firstAt ?? 0) > CONFLICT_BUDGET_MS
-    : tries.transactions >= config.TRANSACTION_MAX_ATTEMPTS;
+  // A conflict cools its bucket and the next attempt picks another; throttling and 5xx back off as usual.
+  const backoff = conflict ? 0 : Math.random() * Math.min(1000, 25 * 2 ** tries.transactions);
+  // No time left in the invocation's budget for the backoff and one more attempt: give up now, not at the timeout.
+  const outOfTime = !budgetFits(backoff);
+  const exhausted =
+    outOfTime ||
+    (conflict
+      ? performance.now() - (tries.firstAt ?? 0) > CONFLICT_BUDGET_MS
+      : tries.transactions >= config.TRANSACTION_MAX_ATTEMPTS);
   if (exhausted) {
     if (tries.unknownOutcome && (await getHold(attempt.hold_id))) return ownHold(attempt.hold_id);
     logger.warn('contention_gave_up', {
@@ -238,11 +251,11 @@ async function afterFailedAttempt(
       attempts: tries.transactions,
       waited_ms: Math.round(performance.now() - (tries.firstAt ?? 0)),
       error_name: (error as Error).name,
+      ...(outOfTime ? { reason: 'out_of_time' } : {}),
     });
     throw new ServiceBusy();
   }
-  // A conflict cools its bucket and the next attempt picks another; throttling and 5xx back off as usual.
-  if (!conflict) await sleep(Math.random() * Math.min(1000, 25 * 2 ** tries.transactions));
+  if (backoff > 0) await sleep(backoff);
   return undefined;
 }
 

@@ -7,7 +7,21 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { isRetryableDynamoError } from '../db/transact.ts';
 import { AppError, IdempotencyKeyReused, RequestInProgress, ServiceBusy } from '../errors.ts';
 import { logger } from '../logger.ts';
+import { Metric, type MetricName } from '../metric-names.ts';
+import { countMetric } from '../metrics.ts';
 import { failure } from './responses.ts';
+
+/** Answers counted where they are made, so handlers stay thin: by error code, and every 503 whatever its code. */
+const COUNTED_CODES: Readonly<Record<string, MetricName>> = {
+  INSUFFICIENT_STOCK: Metric.HoldsRefusedSoldOut,
+  CUSTOMER_LIMIT_REACHED: Metric.HoldsRefusedCustomerLimit,
+};
+
+function countAnswer(known: AppError): void {
+  const counted = COUNTED_CODES[known.code];
+  if (counted) countMetric(counted);
+  if (known.status === 503) countMetric(Metric.ServiceUnavailable);
+}
 
 export function toAppError(error: unknown): AppError | undefined {
   if (error instanceof AppError) return error;
@@ -22,6 +36,7 @@ export function toAppError(error: unknown): AppError | undefined {
 export function errorResponse(error: unknown, requestId?: string): APIGatewayProxyStructuredResultV2 {
   const known = toAppError(error);
   if (known) {
+    countAnswer(known);
     if (known.status >= 500) logger.warn('request_refused_busy', { code: known.code, error });
     const body = {
       code: known.code,

@@ -5,8 +5,11 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { ZodError, type z } from 'zod';
 import { config } from '../config.ts';
-import { InvalidJson, PayloadTooLarge, ValidationFailed } from '../errors.ts';
+import { isUnavailable } from '../db/transact.ts';
+import { withInvocationBudget } from '../deadline.ts';
+import { InvalidJson, PayloadTooLarge, ServiceBusy, ValidationFailed } from '../errors.ts';
 import { logger, withInvocationLogger } from '../logger.ts';
+import { flushMetrics } from '../metrics.ts';
 import { errorResponse } from './errors.ts';
 import { customerOf } from './identity.ts';
 import { type HttpResult, success } from './responses.ts';
@@ -109,16 +112,29 @@ export function httpHandler<S extends RequestSchemas>(
   handle: (request: ParsedRequest<S>) => Promise<HttpResult>,
   options: HandlerOptions = {},
 ): Handler {
-  const stack = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+  // Out of time, a request answers 503 instead of being cut off by Lambda: every DynamoDB call ends with the
+  // invocation's budget (shared/deadline.ts), and should anything else hang, middy answers halfway into the reserve.
+  const stack = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>({
+    timeoutEarlyInMillis: Math.max(5, Math.floor(config.INVOCATION_RESERVE_MS / 2)),
+  })
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    // Before the error mapping, so its onError runs after it and flushes what the mapping counted.
+    .use(flushMetrics())
     .use({
       onError: async (request) => {
-        request.response = errorResponse(request.error, request.context.awsRequestId);
+        request.response = errorResponse(busyIfUnavailable(request.error), request.context.awsRequestId);
       },
     })
     .handler(async (event, context) =>
       success(await handle(await parseRequest(schemas, event, context, options))),
     );
-  // Each invocation logs through its own logger: concurrent requests in one process keep their own context.
-  return withInvocationLogger((event: APIGatewayProxyEventV2, context: Context) => stack(event, context));
+  // Each invocation logs through its own logger and runs within its own time budget: concurrent requests in one
+  // process keep their own context.
+  return withInvocationLogger(
+    withInvocationBudget((event: APIGatewayProxyEventV2, context: Context) => stack(event, context)),
+  );
 }
+
+/** DynamoDB unreachable or out of time (after the SDK's retries, within the budget): 503 + Retry-After, not a bug. */
+const busyIfUnavailable = (error: unknown): unknown =>
+  isUnavailable(error) ? Object.assign(new ServiceBusy(), { cause: error }) : error;

@@ -7,6 +7,8 @@ import { ConditionFailed, failedOn, transact, withContentionRetry } from '../db/
 import { OrderAlreadyFinalized, ServiceBusy } from '../errors.ts';
 import { getHold, type HoldItem, holdActiveOrAbsent } from '../holds/items.ts';
 import { logger } from '../logger.ts';
+import { Metric } from '../metric-names.ts';
+import { countMetric } from '../metrics.ts';
 import {
   moveOrder,
   type OrderItem,
@@ -96,6 +98,7 @@ async function applyToOrder(order: OrderItem, input: PaymentInput, now: Date): P
           ...(cancel ? { ...returnUnits(order), ...uncountUnits(order) } : {}),
         });
       await (cancel ? movingUnits(order, 'return', write) : write());
+      countMetric(Metric.PaymentsApplied);
       logger.info('payment_applied', {
         ...log,
         order_status: decision.to,
@@ -130,6 +133,7 @@ async function lateSuccess(
         ...countUnits(order, limit),
       }),
     );
+    countMetric(Metric.PaymentsApplied);
     logger.info('payment_applied', {
       ...log,
       order_status: 'paid',
@@ -144,6 +148,7 @@ async function lateSuccess(
   await withContentionRetry('mark_refund_required', () =>
     db.send(new UpdateCommand(move('expired', 'refund_required'))),
   );
+  countMetric(Metric.PaymentsRefundRequired);
   logger.warn('payment_after_expiry', { ...log, order_status: 'refund_required', refund_required: true });
   return applied(order.order_id, 'refund_required');
 }
@@ -174,6 +179,7 @@ async function park(input: PaymentInput, now: Date): Promise<PaymentResult> {
     parked: parkPayment(parked, now),
     hold: holdActiveOrAbsent(input.order_id),
   });
+  countMetric(Metric.PaymentsParked);
   logger.info('webhook_parked', {
     order_id: input.order_id,
     idempotency_key: input.idempotency_key,
@@ -188,6 +194,7 @@ async function recordAfterExpiry(hold: HoldItem, input: PaymentInput, now: Date)
   const order = orderFromHold(hold, status, now, config.PAYMENT_WINDOW_SECONDS, input.idempotency_key);
   await withContentionRetry('record_after_expiry', () => db.send(new PutCommand(orderPut(order))));
   const log = { order_id: order.order_id, idempotency_key: input.idempotency_key };
+  countMetric(status === 'refund_required' ? Metric.PaymentsRefundRequired : Metric.PaymentsApplied);
   if (status === 'refund_required') logger.warn('payment_after_expiry', { ...log, refund_required: true });
   else logger.info('payment_applied', { ...log, order_status: status });
   return applied(order.order_id, status);

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
 import { db, tableName } from '../db/client.ts';
+import { budgetFits } from '../deadline.ts';
 import { ServiceBusy } from '../errors.ts';
 import {
   type Draw,
@@ -53,7 +54,12 @@ export async function readProduct(productId: string, minSlots = 0): Promise<Stoc
   // answer from a view that silently misses buckets.
   for (let round = 0; keys.length > 0; round++) {
     if (round === 5) throw new ServiceBusy();
-    if (round > 0) await sleep(25 * 2 ** round * Math.random());
+    if (round > 0) {
+      const wait = 25 * 2 ** round * Math.random();
+      // No room left in the invocation's budget for the wait and another read: 503 now, not at the timeout.
+      if (!budgetFits(wait)) throw new ServiceBusy();
+      await sleep(wait);
+    }
     const { Responses, UnprocessedKeys } = await db.send(
       new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
     );
