@@ -5,6 +5,7 @@
 // what the shared stack answers: the 200 envelope, and 413 PAYLOAD_TOO_LARGE for a body over MAX_BODY_BYTES.
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { PayloadTooLarge } from '#shared/errors.ts';
+import { rawBodyOf } from '#shared/http/body.ts';
 import { failure, ok, success } from '#shared/http/responses.ts';
 
 /** MAX_BODY_BYTES as shared/config.ts reads it (an integer >= 256, default 16 KiB); a bad value fails the cold start. */
@@ -13,12 +14,8 @@ if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 256) {
   throw new Error('Invalid configuration: MAX_BODY_BYTES must be an integer >= 256');
 }
 
-/** The body's size in bytes (API Gateway base64-encodes a body that is not UTF-8 text). */
-const bodyBytes = ({ body, isBase64Encoded }: APIGatewayProxyEventV2): number =>
-  body == null ? 0 : isBase64Encoded ? Buffer.from(body, 'base64').length : Buffer.byteLength(body, 'utf8');
-
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-  if (bodyBytes(event) > maxBodyBytes) {
+  if (rawBodyOf(event).bytes > maxBodyBytes) {
     const { status, code, message } = new PayloadTooLarge(maxBodyBytes);
     return failure(status, { code, message });
   }

@@ -1,5 +1,4 @@
 // The middy stack every HTTP function uses: logger context, body limit + JSON parse, zod validation, error envelope.
-import { isUtf8 } from 'node:buffer';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
@@ -10,6 +9,7 @@ import { withInvocationBudget } from '../deadline.ts';
 import { InvalidJson, PayloadTooLarge, ServiceBusy, ValidationFailed } from '../errors.ts';
 import { logger, withInvocationLogger } from '../logger.ts';
 import { flushMetrics } from '../metrics.ts';
+import { rawBodyOf } from './body.ts';
 import { errorResponse } from './errors.ts';
 import { customerOf } from './identity.ts';
 import { type HttpResult, success } from './responses.ts';
@@ -39,16 +39,6 @@ export type Handler = (
   event: APIGatewayProxyEventV2,
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
-
-/** The body as received: its size in bytes, and its text (`undefined` when the bytes are not UTF-8). */
-export function rawBodyOf(event: APIGatewayProxyEventV2): { bytes: number; text: string | undefined } {
-  if (event.body === undefined) return { bytes: 0, text: '' };
-  if (!event.isBase64Encoded) return { bytes: Buffer.byteLength(event.body, 'utf8'), text: event.body };
-  // API Gateway base64-encodes a body that is not UTF-8 text; measure and check the bytes, never a lossy decode
-  // (each invalid byte would become U+FFFD, 3 bytes, and the text would no longer be what was sent).
-  const bytes = Buffer.from(event.body, 'base64');
-  return { bytes: bytes.length, text: isUtf8(bytes) ? bytes.toString('utf8') : undefined };
-}
 
 function parseJsonObject(raw: string): unknown {
   let value: unknown;
