@@ -16,7 +16,7 @@ Checks the stock ledger (stock == available + active holds + pending orders + pa
 
   --product <id>     audit one product
   --all              audit every product
-  --repair           fix counter drift with a conditional write
+  --repair           fix stock and customer counter drift with conditional writes
   --endpoint <url>   a DynamoDB Local, e.g. http://127.0.0.1:8000 (default: the running \`npm start\`, found
                      through .local/instance.json; the DYNAMODB_ENDPOINT variable works too)
   --aws              the real table in AWS, with the usual credentials and region (AWS_PROFILE, AWS_REGION);
@@ -166,7 +166,7 @@ try {
     process.exitCode = 1;
   } else {
     console.log(
-      `\nLedger balances for ${report.products.length} product(s), ${report.buckets.length} stock bucket(s).`,
+      `\nLedger balances for ${report.products.length} product(s), ${report.buckets.length} stock bucket(s), ${report.customers.length} customer counter(s).`,
     );
   }
 } catch (error) {

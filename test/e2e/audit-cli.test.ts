@@ -3,7 +3,11 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { customerUnitsKey } from '../../shared/customers/items.ts';
+import { db, tableName } from '../../shared/db/client.ts';
+import { createHold } from '../../shared/holds/service.ts';
 import { putProduct } from '../../shared/stock/service.ts';
 import { collectOutput } from '../support/processes.ts';
 
@@ -95,5 +99,38 @@ describe('npm run audit', () => {
     const noProduct = await audit(['--product', '404'], dir);
     expect(noProduct.code).toBe(2);
     expect(lines(noProduct.stderr)).toEqual([`audit: no product 404 in table ${table}`]);
+  });
+
+  it('reports a customer counter that drifted (exit 1) and --repair sets it back (then exit 0)', async () => {
+    const product = 'limited-audit';
+    const body = { name: 'Limited', price: '1.00', currency: 'USD', stock: 5, max_per_customer: 2 };
+    await putProduct(product, body, new Date());
+    await createHold(product, 1, new Date(), 'alice');
+    await db.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: customerUnitsKey('alice', product),
+        UpdateExpression: 'SET units = :wrong',
+        ExpressionAttributeValues: { ':wrong': 2 },
+      }),
+    );
+    const dir = await stateDir({
+      endpoint: inject('dynamoEndpoint'),
+      table: tableName,
+      api: 'x',
+      pid: process.pid,
+    });
+
+    const found = await audit(['--product', product], dir);
+    expect(found.code).toBe(1);
+    expect(found.stdout).toContain('Per customer (allowance counters):');
+    expect(found.stdout).toContain('customer alice product limited-audit: counter 2, holds and orders say 1');
+
+    const repaired = await audit(['--product', product, '--repair'], dir);
+    expect(repaired.stdout).toContain('customer alice product limited-audit: counter 2 -> 1');
+
+    const after = await audit(['--product', product], dir);
+    expect(after.code).toBe(0);
+    expect(after.stdout).toContain('Ledger balances for 1 product(s)');
   });
 });
