@@ -7,7 +7,7 @@ import { budgetLeft, deadlineFor } from '../deadline.ts';
 import { db, getItem, tableName } from './client.ts';
 import type { Key } from './keys.ts';
 import { table } from './table.ts';
-import { isRetryableDynamoError, isUnavailable } from './transact.ts';
+import { certainlyNotWritten, isRetryableDynamoError, isUnavailable, sdkAttempts } from './transact.ts';
 
 const leaseKey = (name: string): Key => ({ pk: `LEASE#${name}`, sk: 'LEASE' });
 
@@ -45,11 +45,21 @@ export async function acquireLease(name: string, ms: number): Promise<Lease | un
       }),
     );
   } catch (error) {
-    if (isConditionFailure(error)) return undefined;
-    if (!isRetryableDynamoError(error)) throw error;
-    // The answer was lost or refused: the write may still have landed, and then the lease is ours.
-    const current = await getItem<{ holder?: string }>(leaseKey(name)).catch(() => undefined);
-    if (current?.holder !== holder) return undefined;
+    const refused = isConditionFailure(error);
+    // Someone's lease refused the first attempt: certainly theirs.
+    if (refused && sdkAttempts(error) <= 1) return undefined;
+    // DynamoDB unreachable or the time budget spent: the caller answers 503.
+    if (!refused && !isRetryableDynamoError(error)) throw error;
+    if (certainlyNotWritten(error)) return undefined;
+    // An answer was lost: the write may have landed, and then the lease is ours (a refusal after an SDK retry may be
+    // our own lease refusing the retry). Read it back. If even that fails, act as the holder: the work a lease guards
+    // is made of conditional writes, so an overlap costs conflicts, while a lease of ours taken for someone else's
+    // would keep everyone waiting until it ran out.
+    const current = await getItem<{ holder?: string }>(leaseKey(name)).then(
+      (item) => item?.holder,
+      () => holder,
+    );
+    if (current !== holder) return undefined;
   }
   return {
     async release() {

@@ -88,13 +88,16 @@ const REFUSED_NAMES = new Set([
  * whatever the last attempt was told).
  */
 export function certainlyNotWritten(error: unknown): boolean {
-  const attempts = (error as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts ?? 1;
   const refused =
     error instanceof TransactionCanceledException ||
     (error instanceof BudgetSpent && !error.sent) ||
     (error instanceof Error && REFUSED_NAMES.has(error.name));
-  return refused && attempts <= 1;
+  return refused && sdkAttempts(error) <= 1;
 }
+
+/** How many attempts the SDK made for the call that failed with `error` (1 when it does not say). */
+export const sdkAttempts = (error: unknown): number =>
+  (error as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts ?? 1;
 
 /** Failures to reach DynamoDB at all: DNS, refused or dropped connections, unreachable networks. */
 const UNREACHABLE_CODES = new Set([

@@ -27,6 +27,8 @@ export interface ReclaimResult {
   freed: number;
   /** Another process held the reclaim lease: read the stock afresh, it may have freed units. */
   elsewhere: boolean;
+  /** Some releases failed without an answer: they may have given units back, so read the stock afresh. */
+  unsure: boolean;
 }
 
 /** Per product: when this process last found nothing expired, and the earliest expiry still ahead then. */
@@ -42,7 +44,7 @@ const running = new Map<string, Promise<ReclaimResult>>();
 export function reclaimForBuyers(productId: string, now: Date): Promise<ReclaimResult> {
   const empty = lastEmpty.get(productId);
   if (empty && now.toISOString() < empty.nextExpiry && performance.now() - empty.at < RECHECK_MS) {
-    return Promise.resolve({ freed: 0, elsewhere: false });
+    return Promise.resolve({ freed: 0, elsewhere: false, unsure: false });
   }
   const pending = running.get(productId);
   if (pending) return pending;
@@ -66,13 +68,13 @@ async function reclaimOnce(productId: string, now: Date): Promise<ReclaimResult>
       .concat(latest)
       .sort();
     lastEmpty.set(productId, { at: performance.now(), nextExpiry: upcoming[0] ?? latest });
-    return { freed: 0, elsewhere: false };
+    return { freed: 0, elsewhere: false, unsure: false };
   }
   const leaseName = `reclaim#${productId}`;
   const lease = await acquireLease(leaseName, LEASE_MS);
   if (!lease) {
     await waitForLease(leaseName, WAIT_FOR_OTHER_MS);
-    return { freed: 0, elsewhere: true };
+    return { freed: 0, elsewhere: true, unsure: false };
   }
   try {
     // One group per bucket, released side by side: the pass never conflicts with itself.
@@ -94,7 +96,7 @@ async function reclaimOnce(productId: string, now: Date): Promise<ReclaimResult>
     });
     countMetric(Metric.HoldsReclaimed, released);
     logger.info('hold_reclaimed', { product_id: productId, holds: expired.length, qty: freed, failed });
-    return { freed, elsewhere: false };
+    return { freed, elsewhere: false, unsure: failed > 0 };
   } finally {
     await lease.release();
   }

@@ -201,6 +201,16 @@ async function afterFailedAttempt(
   if (failedOn(error, 'hold')) return ownHold(attempt.hold_id);
   // Only a limited product's counter has a condition.
   if (limit !== undefined && failedOn(error, COUNTER)) {
+    // The buyer's own expired-but-unswept holds still count until released: expired stock must not turn them away,
+    // so release the product's expired holds (once per request, as on a shortage) and try again if any came back.
+    if (!tries.reclaimed) {
+      tries.reclaimed = true;
+      const reclaim = await reclaimForBuyers(attempt.product_id, new Date(attempt.created_at));
+      if (reclaim.freed > 0 || reclaim.elsewhere || reclaim.unsure) {
+        forgetView(attempt.product_id);
+        return undefined;
+      }
+    }
     const used = Number(error.old[COUNTER]?.units ?? 0);
     logger.info('hold_rejected', {
       product_id: attempt.product_id,
@@ -282,10 +292,13 @@ async function whenSoldOut(hold: HoldItem, now: Date, tries: Attempts): Promise<
   if (!tries.reclaimed) {
     tries.reclaimed = true;
     const reclaim = await reclaimForBuyers(hold.product_id, now);
-    if (reclaim.elsewhere) forgetView(hold.product_id);
-    if (reclaim.freed > 0 || reclaim.elsewhere) return undefined;
+    if (reclaim.elsewhere || reclaim.unsure) forgetView(hold.product_id);
+    if (reclaim.freed > 0 || reclaim.elsewhere || reclaim.unsure) return undefined;
   }
   const view = await stockView(hold.product_id);
+  // Units came back after all (a release whose answer was lost still gave them back, or another process freed some):
+  // try again with them. Each failed condition corrects the view, so this ends.
+  if (view && planDraws(levelsOf(view), hold.qty, Math.random)) return undefined;
   const available = view ? totalAvailable(view) : 0;
   logger.info('hold_rejected', {
     product_id: hold.product_id,

@@ -1,26 +1,16 @@
-// Per-customer limits under the contention mode (the cloud's conflicts, occupancy and partition limits): a buyer's
-// counter is one more item in the hold's transaction, and bursts from one buyer still get exactly their limit.
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLOUD_SCALED, type ContentionMode, installContentionMode } from '../../infra/local/contention.ts';
 import { checkLedger } from '../../shared/audit/ledger.ts';
 import { dynamo } from '../../shared/db/client.ts';
 import { createHold } from '../../shared/holds/service.ts';
-import { putProduct } from '../../shared/stock/service.ts';
 import { sweep } from '../../shared/sweep/service.ts';
-import { at, T0 } from '../support/fixtures.ts';
+import { at, limitedProduct, T0 } from '../support/fixtures.ts';
 
 let mode: ContentionMode;
 beforeAll(() => {
   mode = installContentionMode(dynamo, CLOUD_SCALED);
 });
 afterAll(() => mode.uninstall());
-
-async function limitedProduct(stock: number, limit: number): Promise<string> {
-  const id = `p-${randomUUID().slice(0, 8)}`;
-  await putProduct(id, { name: id, price: '10.00', currency: 'USD', stock, max_per_customer: limit }, T0);
-  return id;
-}
 
 const codeOf = (result: PromiseSettledResult<unknown>) =>
   result.status === 'fulfilled' ? 'OK' : ((result.reason as { code?: string }).code ?? String(result.reason));

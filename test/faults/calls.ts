@@ -17,9 +17,30 @@ import { clearTable } from '../property/scenario.ts';
 import { T0 } from '../support/fixtures.ts';
 import { type Answer, lambdaContext } from '../support/lambda.ts';
 
-/** The product's ledger balances (`label` names the operation and crash point in a failure). */
+/**
+ * The product's ledger balances (`label` names the operation and crash point in a failure): every bucket, and every
+ * customer counter against its buyer's active holds, pending and paid orders (a counter that drifted, went negative
+ * or passed the limit is a violation too).
+ */
 export async function expectBalanced(product: string, label: string): Promise<void> {
   expect((await checkLedger(product)).violations, label).toEqual([]);
+}
+
+/**
+ * Sends a retry; a crash that left an in-progress idempotency record gets 409 REQUEST_IN_PROGRESS until that record's
+ * in-progress expiry (the Lambda's remaining time, 10 s here), so it is sent again once the clock is past it.
+ */
+export async function retryPastInProgress(
+  send: () => Promise<Answer>,
+  now: Date,
+): Promise<{ first: Answer; final: Answer }> {
+  vi.setSystemTime(now);
+  const first = await send();
+  if (first.body.error?.code !== 'REQUEST_IN_PROGRESS') return { first, final: first };
+  expect(first.status).toBe(409);
+  expect(first.headers['Retry-After']).toBe('1');
+  vi.setSystemTime(new Date(now.getTime() + 11_000));
+  return { first, final: await send() };
 }
 
 /** Runs the sweeper Lambda with the clock at `now`. */
@@ -29,6 +50,24 @@ export async function sweepNow(now: Date): Promise<SweepReport> {
 }
 
 let calls = 0;
+
+/** The hooks of a crash-after-k suite: count calls for the whole file, fake only `Date`, an empty table per test. */
+export function crashHooks(): void {
+  let stopCounting: () => void;
+  beforeAll(() => {
+    stopCounting = countCalls();
+  });
+  afterAll(() => stopCounting());
+  beforeEach(async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(T0);
+    // The sweep walks the whole table: each crash point starts from an empty one.
+    await clearTable();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+}
 
 /** The hooks of a lost-answer suite: count calls for the whole file, fake only `Date`, faults off after each test. */
 export function lostAnswerHooks(): void {

@@ -1,8 +1,16 @@
 // The property test's random sequences under 20% injected DynamoDB faults: answers stay 2xx/4xx/503, the ledger holds.
+import '../support/identity-on.ts';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
 import { ALL_FAULTS, injected, seededRandom, setFaultPlan } from '../../infra/local/faults.ts';
-import { coverage, propertySeed, runScenario, scenarioArbitrary } from '../property/scenario.ts';
+import {
+  coverage,
+  journeyScenarioArbitrary,
+  propertySeed,
+  runScenario,
+  scenarioArbitrary,
+} from '../property/scenario.ts';
 
 const runs = Math.max(1, Math.ceil(Number(process.env.PROPERTY_RUNS ?? 40) / 4));
 
@@ -20,7 +28,7 @@ describe('checkout under injected faults', () => {
   });
 
   it(
-    'never answers 500 and keeps the ledger balanced through random sequences with 20% of DynamoDB calls failing',
+    'never answers 500 and keeps the ledger and every customer counter balanced through random sequences (customers up to their limits included) with 20% of DynamoDB calls failing',
     async () => {
       const seed = propertySeed('checkout-model-faults');
       const before = Object.values(injected).reduce((a, b) => a + b, 0);
@@ -30,7 +38,8 @@ describe('checkout under injected faults', () => {
       await fc.assert(
         // The fault seed is part of the input, so fast-check's seed and path replay the faults too.
         fc.asyncProperty(
-          scenarioArbitrary(25),
+          // Half the runs are customer journeys: limits met, orders expiring, late payments re-counted.
+          fc.oneof(scenarioArbitrary(25), journeyScenarioArbitrary(25)),
           fc.integer({ min: 1, max: 2 ** 31 - 1 }),
           (scenario, faultSeed) => {
             executed++;

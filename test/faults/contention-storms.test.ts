@@ -1,16 +1,21 @@
 // The property test's random sequences with the contention mode on the shared client: real TransactionConflict
 // storms (items stay "in a transaction" 50 ms after each answer, so the concurrent steps and back-to-back writes to
 // one bucket collide), alone and with injected faults on top. Answers stay 2xx/4xx/503 + Retry-After, and the
-// scenario runner checks the ledger per bucket and in total after every step.
+// scenario runner checks the ledger per bucket, in total and per customer counter after every step.
+import '../support/identity-on.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
 import { CLOUD, type ContentionStats, installContentionMode } from '../../infra/local/contention.ts';
 import { ALL_FAULTS, seededRandom, setFaultPlan } from '../../infra/local/faults.ts';
 import { dynamo } from '../../shared/db/client.ts';
 import {
+  buyer,
   type Command,
+  caller,
   coverage,
+  limitValue,
   runScenario,
   type Scenario,
   scenarioArbitrary,
@@ -21,7 +26,10 @@ const runsFor = (share: number) => Math.max(1, Math.ceil(Number(process.env.PROP
 /** Long enough that steps sent together (and a write right after another to the same bucket) meet in flight. */
 const STORM = { ...CLOUD, occupancyMs: 50 };
 
-/** One request of a burst: mostly holds (often larger than a bucket), with orders, payments, re-splits and sweeps. */
+/**
+ * One request of a burst: mostly holds (often larger than a bucket) by a few customers racing their limit, with
+ * orders, payments, re-splits (setting or removing the limit) and sweeps.
+ */
 const burstRequest: fc.Arbitrary<Command> = fc.oneof(
   {
     weight: 6,
@@ -29,6 +37,7 @@ const burstRequest: fc.Arbitrary<Command> = fc.oneof(
       kind: fc.constant('hold' as const),
       qty: fc.integer({ min: 1, max: 4 }),
       key: fc.constantFrom({ type: 'none' as const }, { type: 'fresh' as const }),
+      as: buyer,
     }),
   },
   {
@@ -36,6 +45,7 @@ const burstRequest: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('order' as const),
       target: fc.record({ type: fc.constant('hold' as const), pick: fc.nat(3) }),
+      as: caller,
     }),
   },
   {
@@ -49,11 +59,15 @@ const burstRequest: fc.Arbitrary<Command> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant('restock' as const),
-      stock: fc.integer({ min: 4, max: 15 }),
-      buckets: fc.integer({ min: 1, max: 4 }),
-    }),
+    arbitrary: fc.record(
+      {
+        kind: fc.constant('restock' as const),
+        stock: fc.integer({ min: 4, max: 15 }),
+        buckets: fc.integer({ min: 1, max: 4 }),
+        limit: fc.oneof(limitValue, fc.constant(null)),
+      },
+      { requiredKeys: ['kind', 'stock', 'buckets'] },
+    ),
   },
   { weight: 1, arbitrary: fc.constant({ kind: 'sweep' as const }) },
 );
@@ -62,6 +76,7 @@ const burstRequest: fc.Arbitrary<Command> = fc.oneof(
 const stormScenario: fc.Arbitrary<Scenario> = fc.record({
   initialStock: fc.integer({ min: 4, max: 15 }),
   initialBuckets: fc.integer({ min: 1, max: 4 }),
+  initialLimit: fc.option(limitValue, { nil: undefined, freq: 2 }),
   commands: fc.array(
     fc.oneof(
       {
@@ -150,7 +165,7 @@ describe('checkout under TransactionConflict storms from the contention mode', (
     { name: 'contention and 10% injected faults', rate: 0.1, runs: runsFor(8) },
   ]) {
     it(
-      `never answers 500 and keeps every bucket and the product total balanced (${name})`,
+      `never answers 500 and keeps every bucket, the product total and every customer counter balanced (${name})`,
       async () => {
         const seed = seedFor(`contention-storms (${name})`, runs);
         cleanupConflicts = 0;

@@ -1,6 +1,6 @@
 // A Lambda dying after any of its DynamoDB calls: the ledger still balances and a retry (or the next sweep) finishes the job once.
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { handler as createHoldHandler } from '../../functions/create-hold.ts';
 import { handler as createOrderHandler } from '../../functions/create-order.ts';
 import { handler as webhookHandler } from '../../functions/payment-webhook.ts';
@@ -14,7 +14,7 @@ import { getProduct } from '../../shared/stock/service.ts';
 import { forgetView } from '../../shared/stock/view.ts';
 import { clearTable, productBody, readWorld } from '../property/scenario.ts';
 import { at, productWithBuckets, productWithStock, T0 } from '../support/fixtures.ts';
-import { type Answer, invoke } from '../support/lambda.ts';
+import { invoke } from '../support/lambda.ts';
 import {
   bucketLevels,
   drawsOf,
@@ -24,43 +24,20 @@ import {
   slotLevels,
   storedBucketCount,
 } from './buckets.ts';
-import { callsMadeBy, countCalls, crashColdAfter, expectBalanced, sweepNow } from './calls.ts';
+import {
+  callsMadeBy,
+  crashColdAfter,
+  crashHooks,
+  expectBalanced,
+  retryPastInProgress,
+  sweepNow,
+} from './calls.ts';
 
 const activeHolds = async (product: string) =>
   Object.entries((await readWorld(product)).holds).filter(([, hold]) => hold.status === 'active');
 
-/**
- * Sends a retry; a crash that left an in-progress idempotency record gets 409 REQUEST_IN_PROGRESS until that record's
- * in-progress expiry (the Lambda's remaining time, 10 s here), so it is sent again once the clock is past it.
- */
-async function retryPastInProgress(
-  send: () => Promise<Answer>,
-  now: Date,
-): Promise<{ first: Answer; final: Answer }> {
-  vi.setSystemTime(now);
-  const first = await send();
-  if (first.body.error?.code !== 'REQUEST_IN_PROGRESS') return { first, final: first };
-  expect(first.status).toBe(409);
-  expect(first.headers['Retry-After']).toBe('1');
-  vi.setSystemTime(new Date(now.getTime() + 11_000));
-  return { first, final: await send() };
-}
-
 describe('crash after k DynamoDB calls', () => {
-  let stopCounting: () => void;
-  beforeAll(() => {
-    stopCounting = countCalls();
-  });
-  afterAll(() => stopCounting());
-  beforeEach(async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(T0);
-    // The sweep walks the whole table: each crash point starts from an empty one.
-    await clearTable();
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
+  crashHooks();
 
   it('a hold without key either never happened or is whole, and a retry takes exactly one hold of stock', async () => {
     const request = async () => ({ body: { product_id: await productWithStock(5), qty: 2 } });

@@ -18,7 +18,7 @@ import { createOrder, getOrder } from '../../shared/orders/service.ts';
 import { applyPayment } from '../../shared/payments/service.ts';
 import { getProduct, putProduct } from '../../shared/stock/service.ts';
 import { sweep } from '../../shared/sweep/service.ts';
-import { at, T0 } from '../support/fixtures.ts';
+import { at, limitedProduct, T0 } from '../support/fixtures.ts';
 import { invoke } from '../support/lambda.ts';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
@@ -39,23 +39,6 @@ const as = <H extends Handler>(customer: string, handler: H): H =>
 
 const customer = () => `c-${randomUUID().slice(0, 8)}`;
 const key = () => `evt_${randomUUID()}`;
-
-async function limitedProduct(stock: number, limit: number, buckets?: number): Promise<string> {
-  const id = `p-${randomUUID().slice(0, 8)}`;
-  await putProduct(
-    id,
-    {
-      name: `Limited ${id}`,
-      price: '10.00',
-      currency: 'USD',
-      stock,
-      max_per_customer: limit,
-      ...(buckets ? { stock_buckets: buckets } : {}),
-    },
-    T0,
-  );
-  return id;
-}
 
 const unitsOf = async (who: string, product: string) =>
   (await getItem<{ units: number }>(customerUnitsKey(who, product)))?.units ?? 0;

@@ -12,6 +12,8 @@ import { handler as putProductHandler } from '../../functions/put-product.ts';
 import { type FaultPlan, setFaultPlan } from '../../infra/local/faults.ts';
 import { checkLedger } from '../../shared/audit/ledger.ts';
 import { db, tableName } from '../../shared/db/client.ts';
+import { getOrderSlot } from '../../shared/orders/service.ts';
+import { readProduct } from '../../shared/stock/view.ts';
 import type { SweepReport } from '../../shared/sweep/service.ts';
 import { T0 } from '../support/fixtures.ts';
 import { type Answer, invoke, lambdaContext } from '../support/lambda.ts';
@@ -19,31 +21,54 @@ import {
   CheckoutModel,
   type Expected,
   type ExpectedSweep,
+  expectedViolations,
   forbiddenMoves,
   type HoldStatus,
+  type ModelHold,
   type ModelOrder,
   type OrderStatus,
   type Outcome,
+  scopedHoldKey,
+  visibleTo,
   type World,
 } from '../support/model.ts';
 
+/** A hold key to reuse may be reused by the buyer who used it first (`sameBuyer`) or by whoever sends this hold. */
 export type KeyChoice =
   | { type: 'none' }
   | { type: 'fresh' }
-  | { type: 'reuse'; pick: number; sameBody: boolean };
-export type Target = { type: 'hold'; pick: number } | { type: 'unknown'; pick: number };
+  | { type: 'reuse'; pick: number; sameBody: boolean; sameBuyer?: boolean };
+/** `lateOrder`: an order past its payment window (a payment for it is late), else a hold like `hold`. */
+export type Target =
+  | { type: 'hold'; pick: number }
+  | { type: 'unknown'; pick: number }
+  | { type: 'lateOrder'; pick: number };
+/** Who sends a hold: an anonymous buyer or one of CUSTOMERS (the `sub` of their token). */
+export type Buyer = { type: 'anonymous' } | { type: 'customer'; pick: number };
+/** Who asks for an order: the target hold's buyer, one of CUSTOMERS (maybe the owner, maybe not), or nobody known. */
+export type Caller = { type: 'owner' } | Buyer;
+
+/** The identified buyers of every run (each run has its own product, so their counters never meet another run's). */
+export const CUSTOMERS = ['alice', 'bob', 'carol'] as const;
 
 export type Command =
-  /** `buckets` also re-splits the stock (PUT with stock_buckets); omitted keeps the product's count. */
-  | { kind: 'restock'; stock: number; buckets?: number }
-  | { kind: 'hold'; qty: number; key: KeyChoice }
-  | { kind: 'order'; target: Target }
+  /**
+   * `buckets` also re-splits the stock (PUT with stock_buckets); omitted keeps the product's count. `limit` sets
+   * (a number) or removes (null) `max_per_customer`; omitted keeps it.
+   */
+  | { kind: 'restock'; stock: number; buckets?: number; limit?: number | null }
+  | { kind: 'hold'; qty: number; key: KeyChoice; as: Buyer }
+  | { kind: 'order'; target: Target; as: Caller }
   | { kind: 'webhook'; target: Target; outcome: Outcome; key: KeyChoice }
-  | { kind: 'getOrder'; target: Target }
+  | { kind: 'getOrder'; target: Target; as: Caller }
   | { kind: 'sweep' }
   | { kind: 'advance'; seconds: number }
   /** Moves the clock to a coming hold expiry or payment deadline, `offsetMs` around it (boundaries are bug magnets). */
-  | { kind: 'advanceToDeadline'; pick: number; offsetMs: number }
+  /**
+   * `payments`: only pending orders' payment deadlines (else hold expiries too); `thenSweep`: the scheduled sweep
+   * runs at once (an order past its window becomes `expired`, ready for a late payment).
+   */
+  | { kind: 'advanceToDeadline'; pick: number; offsetMs: number; payments?: boolean; thenSweep?: boolean }
   /** Several requests at once; `copies` > 1 delivers the very same request (same key) that many times. */
   | { kind: 'concurrent'; steps: { command: Command; copies: number }[] };
 
@@ -51,16 +76,22 @@ export interface Scenario {
   initialStock: number;
   /** Stock buckets of the product (1..4): with up to 15 units, holds of up to 4 often span several buckets. */
   initialBuckets: number;
+  /** The product's `max_per_customer` at creation; undefined: no limit. */
+  initialLimit?: number;
   commands: Command[];
 }
 
-/** A command with its picks resolved against the run so far: exactly what is sent. */
+/** How an order request's caller stands to the hold it names (for the coverage tally). */
+type Relation = 'owner' | 'other customer' | 'anonymous caller' | 'anonymous hold' | 'no such hold';
+
+/** A command with its picks resolved against the run so far: exactly what is sent (`customer`: the token's sub). */
 export type Request =
-  | { kind: 'restock'; stock: number; buckets?: number }
-  | { kind: 'hold'; qty: number; key?: string }
-  | { kind: 'order'; holdId: string }
-  | { kind: 'webhook'; key: string; orderId: string; outcome: Outcome }
-  | { kind: 'getOrder'; id: string }
+  | { kind: 'restock'; stock: number; buckets?: number; limit?: number | null }
+  | { kind: 'hold'; qty: number; key?: string; customer?: string }
+  | { kind: 'order'; holdId: string; customer?: string; relation?: Relation }
+  /** `was`: the target's state as the model knew it when sending (for the coverage tally). */
+  | { kind: 'webhook'; key: string; orderId: string; outcome: Outcome; was?: string }
+  | { kind: 'getOrder'; id: string; customer?: string; relation?: Relation }
   | { kind: 'sweep' };
 
 type Result = { kind: 'answer'; answer: Answer } | { kind: 'sweep'; report?: SweepReport; error?: unknown };
@@ -72,9 +103,27 @@ const holdKey: fc.Arbitrary<KeyChoice> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ type: 'fresh' as const }) },
   {
     weight: 2,
-    arbitrary: fc.record({ type: fc.constant('reuse' as const), pick: fc.nat(20), sameBody: fc.boolean() }),
+    arbitrary: fc.record({
+      type: fc.constant('reuse' as const),
+      pick: fc.nat(20),
+      sameBody: fc.boolean(),
+      sameBuyer: fc.boolean(),
+    }),
   },
 );
+/** Mostly identified buyers (three of them, so one buyer's holds often meet their limit), sometimes anonymous. */
+export const buyer: fc.Arbitrary<Buyer> = fc.oneof(
+  { weight: 1, arbitrary: fc.constant({ type: 'anonymous' as const }) },
+  { weight: 4, arbitrary: fc.record({ type: fc.constant('customer' as const), pick: fc.nat(2) }) },
+);
+/** Mostly the hold's own buyer; sometimes any customer (another one gets 404) or an anonymous caller. */
+export const caller: fc.Arbitrary<Caller> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant({ type: 'owner' as const }) },
+  { weight: 2, arbitrary: fc.record({ type: fc.constant('customer' as const), pick: fc.nat(2) }) },
+  { weight: 1, arbitrary: fc.constant({ type: 'anonymous' as const }) },
+);
+/** A per-customer limit around the hold sizes (1..4), so holds meet it, pass it, or exceed it on their own. */
+export const limitValue = fc.integer({ min: 1, max: 6 });
 const webhookKey: fc.Arbitrary<KeyChoice> = fc.oneof(
   { weight: 3, arbitrary: fc.constant({ type: 'fresh' as const }) },
   {
@@ -88,6 +137,14 @@ const target: fc.Arbitrary<Target> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ type: fc.constant('hold' as const), pick: fc.nat(40) }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('unknown' as const), pick: fc.nat(2) }) },
 );
+/**
+ * Payments also aim at orders still open: an expired one makes a late success, which takes the units again and counts
+ * them again within the buyer's limit (or finds them gone or over the limit: refund_required).
+ */
+const paymentTarget: fc.Arbitrary<Target> = fc.oneof(
+  { weight: 3, arbitrary: target },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('lateOrder' as const), pick: fc.nat(3) }) },
+);
 
 const requestCommand: fc.Arbitrary<Command> = fc.oneof(
   {
@@ -97,6 +154,7 @@ const requestCommand: fc.Arbitrary<Command> = fc.oneof(
         kind: fc.constant('restock' as const),
         stock: fc.integer({ min: 0, max: 15 }),
         buckets: fc.integer({ min: 1, max: 4 }),
+        limit: fc.oneof(limitValue, fc.constant(null)),
       },
       { requiredKeys: ['kind', 'stock'] },
     ),
@@ -107,19 +165,20 @@ const requestCommand: fc.Arbitrary<Command> = fc.oneof(
       kind: fc.constant('hold' as const),
       qty: fc.integer({ min: 1, max: 4 }),
       key: holdKey,
+      as: buyer,
     }),
   },
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('order' as const), target }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('order' as const), target, as: caller }) },
   {
     weight: 6,
     arbitrary: fc.record({
       kind: fc.constant('webhook' as const),
-      target,
+      target: paymentTarget,
       outcome: fc.constantFrom<Outcome>('success', 'failure'),
       key: webhookKey,
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('getOrder' as const), target }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('getOrder' as const), target, as: caller }) },
   { weight: 3, arbitrary: fc.constant({ kind: 'sweep' as const }) },
 );
 
@@ -133,6 +192,8 @@ const advanceToDeadline: fc.Arbitrary<Command> = fc.record({
   kind: fc.constant('advanceToDeadline' as const),
   pick: fc.nat(3),
   offsetMs: fc.constantFrom(-1, 0, 1, 1000),
+  payments: fc.boolean(),
+  thenSweep: fc.boolean(),
 });
 
 const concurrent: fc.Arbitrary<Command> = fc
@@ -150,6 +211,8 @@ export const scenarioArbitrary = (maxCommands = 30): fc.Arbitrary<Scenario> =>
   fc.record({
     initialStock: fc.integer({ min: 0, max: 12 }),
     initialBuckets: fc.integer({ min: 1, max: 4 }),
+    // Half the runs start limited; restocks set and remove the limit along the way.
+    initialLimit: fc.option(limitValue, { nil: undefined, freq: 2 }),
     commands: fc.array(
       fc.oneof(
         { weight: 10, arbitrary: requestCommand },
@@ -160,6 +223,78 @@ export const scenarioArbitrary = (maxCommands = 30): fc.Arbitrary<Scenario> =>
       { minLength: 1, maxLength: maxCommands, size: 'max' },
     ),
   });
+
+/**
+ * A buyer's whole journey, where per-customer limits bite: two customers (so each meets their limit often) hold,
+ * order and pay; clock jumps to payment deadlines run the sweep, so orders expire and late payments re-count them
+ * within the limit, or over it (refund_required); restocks move the limit under what buyers already have; bursts race
+ * one customer's holds against their own limit.
+ */
+export const journeyScenarioArbitrary = (maxCommands = 30): fc.Arbitrary<Scenario> => {
+  const customer = fc.record({ type: fc.constant('customer' as const), pick: fc.nat(1) });
+  const customerHold = fc.record({
+    kind: fc.constant('hold' as const),
+    qty: fc.integer({ min: 1, max: 3 }),
+    key: fc.constantFrom<KeyChoice>({ type: 'none' }, { type: 'fresh' }),
+    as: fc.oneof({ weight: 9, arbitrary: customer }, { weight: 1, arbitrary: buyer }),
+  });
+  const ownOrder = fc.record({
+    kind: fc.constant('order' as const),
+    target: fc.record({ type: fc.constant('hold' as const), pick: fc.nat(2) }),
+    as: fc.oneof(
+      { weight: 5, arbitrary: fc.constant({ type: 'owner' as const }) },
+      { weight: 1, arbitrary: caller },
+    ),
+  });
+  const payment = fc.record({
+    kind: fc.constant('webhook' as const),
+    target: fc.oneof(
+      { weight: 4, arbitrary: fc.record({ type: fc.constant('lateOrder' as const), pick: fc.nat(3) }) },
+      { weight: 1, arbitrary: target },
+    ),
+    outcome: fc.constantFrom<Outcome>('success', 'success', 'failure'),
+    key: fc.constant<KeyChoice>({ type: 'fresh' }),
+  });
+  const paymentDeadline = fc.record({
+    kind: fc.constant('advanceToDeadline' as const),
+    pick: fc.nat(3),
+    offsetMs: fc.constantFrom(0, 1, 1000),
+    payments: fc.constant(true),
+    thenSweep: fc.constant(true),
+  });
+  const limitChange = fc.record({
+    kind: fc.constant('restock' as const),
+    stock: fc.integer({ min: 4, max: 15 }),
+    limit: fc.oneof({ weight: 3, arbitrary: limitValue }, { weight: 1, arbitrary: fc.constant(null) }),
+  });
+  const ownBurst = fc.array(customerHold, { minLength: 2, maxLength: 4 }).map((holds) => ({
+    kind: 'concurrent' as const,
+    steps: holds.map((hold) => ({
+      command: { ...hold, as: { type: 'customer' as const, pick: 0 } },
+      copies: 1,
+    })),
+  }));
+  return fc.record({
+    initialStock: fc.integer({ min: 4, max: 12 }),
+    initialBuckets: fc.integer({ min: 1, max: 4 }),
+    initialLimit: fc.option(limitValue, { nil: undefined, freq: 5 }),
+    commands: fc.array(
+      fc.oneof(
+        { weight: 6, arbitrary: customerHold },
+        { weight: 6, arbitrary: ownOrder },
+        { weight: 4, arbitrary: payment },
+        { weight: 4, arbitrary: paymentDeadline },
+        { weight: 1, arbitrary: advanceToDeadline },
+        { weight: 2, arbitrary: limitChange },
+        { weight: 1, arbitrary: fc.record({ kind: fc.constant('getOrder' as const), target, as: caller }) },
+        { weight: 1, arbitrary: fc.constant({ kind: 'sweep' as const }) },
+        { weight: 2, arbitrary: ownBurst },
+      ),
+      // Long enough for a hold to be ordered, outlive its payment window and be paid late.
+      { minLength: Math.min(12, maxCommands), maxLength: maxCommands, size: 'max' },
+    ),
+  });
+};
 
 // ---- the table --------------------------------------------------------------------------------------------------
 
@@ -178,22 +313,29 @@ async function scanTable(): Promise<Record<string, unknown>[]> {
 
 /** What the table shows of one product's checkout (parked payments of any id included: runs share no ids). */
 export async function readWorld(productId: string): Promise<World> {
-  const world: World = { stock: 0, available: 0, holds: {}, orders: {}, parked: {} };
+  const world: World = { stock: 0, available: 0, holds: {}, orders: {}, parked: {}, counters: {} };
   // The model knows totals; the ledger check (after every step) holds each bucket to its own balance.
   for (const item of await scanTable()) {
-    if (item.entity === 'stock' && item.product_id === productId) {
+    if (item.entity === 'product' && item.product_id === productId) {
+      if (typeof item.max_per_customer === 'number') world.limit = item.max_per_customer;
+    } else if (item.entity === 'customer_units' && item.product_id === productId) {
+      world.counters[String(item.customer_id)] = Number(item.units);
+    } else if (item.entity === 'stock' && item.product_id === productId) {
       world.stock += Number(item.stock);
       world.available += Number(item.available);
     } else if (item.entity === 'hold' && item.product_id === productId) {
-      world.holds[String(item.hold_id)] = {
+      const hold: ModelHold = {
         qty: Number(item.qty),
         expiresAt: String(item.expires_at),
         status: item.status as HoldStatus,
       };
+      if (typeof item.customer_id === 'string') hold.customer = item.customer_id;
+      world.holds[String(item.hold_id)] = hold;
     } else if (item.entity === 'order' && item.product_id === productId) {
       const order: ModelOrder = { qty: Number(item.qty), status: item.status as OrderStatus };
       if (typeof item.payment_due_at === 'string') order.paymentDueAt = item.payment_due_at;
       if (typeof item.payment_key === 'string') order.paymentKey = item.payment_key;
+      if (typeof item.customer_id === 'string') order.customer = item.customer_id;
       world.orders[String(item.order_id)] = order;
     } else if (item.entity === 'parked_payment') {
       world.parked[String(item.order_id)] = {
@@ -224,12 +366,20 @@ export async function clearTable(): Promise<void> {
 
 // ---- sending requests ---------------------------------------------------------------------------------------------
 
-export const productBody = (stock: number, buckets?: number) => ({
+/** `request` sent by `customer` (undefined: anonymous, and no `customer` field at all). */
+const withCustomer = <T extends object>(
+  request: T,
+  customer: string | undefined,
+): T & { customer?: string } => (customer === undefined ? request : { ...request, customer });
+
+/** A PUT body; `limit` sets (number) or removes (null) `max_per_customer`, omitted keeps it. */
+export const productBody = (stock: number, buckets?: number, limit?: number | null) => ({
   name: 'Model product',
   price: '10.00',
   currency: 'USD',
   stock,
   ...(buckets === undefined ? {} : { stock_buckets: buckets }),
+  ...(limit === undefined ? {} : { max_per_customer: limit }),
 });
 
 export async function execute(productId: string, request: Request): Promise<Result> {
@@ -238,7 +388,7 @@ export async function execute(productId: string, request: Request): Promise<Resu
       return answer(
         invoke(putProductHandler, {
           pathParameters: { id: productId },
-          body: productBody(request.stock, request.buckets),
+          body: productBody(request.stock, request.buckets, request.limit),
         }),
       );
     case 'hold':
@@ -246,10 +396,13 @@ export async function execute(productId: string, request: Request): Promise<Resu
         invoke(createHoldHandler, {
           body: { product_id: productId, qty: request.qty },
           headers: request.key === undefined ? {} : { 'idempotency-key': request.key },
+          customer: request.customer,
         }),
       );
     case 'order':
-      return answer(invoke(createOrderHandler, { body: { hold_id: request.holdId } }));
+      return answer(
+        invoke(createOrderHandler, { body: { hold_id: request.holdId }, customer: request.customer }),
+      );
     case 'webhook':
       return answer(
         invoke(webhookHandler, {
@@ -257,7 +410,9 @@ export async function execute(productId: string, request: Request): Promise<Resu
         }),
       );
     case 'getOrder':
-      return answer(invoke(getOrderHandler, { pathParameters: { id: request.id } }));
+      return answer(
+        invoke(getOrderHandler, { pathParameters: { id: request.id }, customer: request.customer }),
+      );
     case 'sweep':
       try {
         return {
@@ -276,6 +431,7 @@ async function answer(pending: Promise<Answer>): Promise<Result> {
 
 /** How often each request kind got each answer, over every run of the process (printed by soak runs). */
 export const coverage = new Map<string, number>();
+const tally = (seen: string) => coverage.set(seen, (coverage.get(seen) ?? 0) + 1);
 
 function count(request: Request, result: Result): void {
   const seen =
@@ -283,8 +439,25 @@ function count(request: Request, result: Result): void {
       ? `sweep ${result.error ? 'failed' : `released ${result.report?.holds_released} expired ${result.report?.orders_expired} paid ${result.report?.holds_paid_from_parked}`}`
       : `${request.kind}${request.kind === 'hold' && request.key ? ' keyed' : ''} ${describeAnswer(result.answer)}${
           result.answer.body.data?.order_status ? ` ${String(result.answer.body.data.order_status)}` : ''
-        }${request.kind === 'order' && result.answer.body.data?.status ? ` ${String(result.answer.body.data.status)}` : ''}`;
-  coverage.set(seen, (coverage.get(seen) ?? 0) + 1);
+        }${request.kind === 'order' && result.answer.body.data?.status ? ` ${String(result.answer.body.data.status)}` : ''}${buyerTag(request)}`;
+  tally(seen);
+}
+
+/** Who sent it, for the tally (after the answer, so tallies that match on the answer's start keep working). */
+function buyerTag(request: Request): string {
+  switch (request.kind) {
+    case 'hold':
+      return request.customer === undefined ? ' (anonymous)' : ' (customer)';
+    case 'order':
+    case 'getOrder':
+      return request.relation ? ` (${request.relation})` : '';
+    case 'restock':
+      return request.limit === undefined ? '' : request.limit === null ? ' (limit removed)' : ' (limit set)';
+    case 'webhook':
+      return request.was === undefined ? '' : ` (was ${request.was})`;
+    default:
+      return '';
+  }
 }
 
 // ---- checks -------------------------------------------------------------------------------------------------------
@@ -309,9 +482,13 @@ function allowedAnswers(request: Request): string[] {
     case 'restock':
       return ['200', '409 STOCK_BELOW_COMMITTED'];
     case 'hold':
-      return request.key === undefined
-        ? ['201', '409 INSUFFICIENT_STOCK']
-        : ['201', '409 INSUFFICIENT_STOCK', '409 REQUEST_IN_PROGRESS', '422 IDEMPOTENCY_KEY_REUSED'];
+      return [
+        '201',
+        '409 INSUFFICIENT_STOCK',
+        // Only an identified buyer meets a limit; only an anonymous one is asked to sign in.
+        request.customer === undefined ? '401 AUTHENTICATION_REQUIRED' : '409 CUSTOMER_LIMIT_REACHED',
+        ...(request.key === undefined ? [] : ['409 REQUEST_IN_PROGRESS', '422 IDEMPOTENCY_KEY_REUSED']),
+      ];
     case 'order':
       return ['200', '201', '404 HOLD_NOT_FOUND', '410 HOLD_EXPIRED'];
     case 'webhook':
@@ -407,16 +584,24 @@ function expectConsistent(
     if (result?.kind !== 'answer' || result.answer.status >= 300) return;
     const data = result.answer.body.data ?? {};
     if (request.kind === 'hold') {
-      expect(
-        world.holds[String(data.hold_id)],
-        `${label}: hold ${String(data.hold_id)} answered 201`,
-      ).toBeDefined();
+      const hold = world.holds[String(data.hold_id)];
+      expect(hold, `${label}: hold ${String(data.hold_id)} answered 201`).toBeDefined();
+      // A replayed answer names the hold its key's first request made: by the same buyer (keys are per buyer).
+      expect(hold?.customer, `${label}: hold ${String(data.hold_id)} belongs to its buyer`).toBe(
+        request.customer,
+      );
     }
     if ((request.kind === 'hold' || request.kind === 'webhook') && request.key !== undefined) {
       const seen = [result.answer.status, data];
-      const first = byKey.get(request.key);
-      if (first === undefined) byKey.set(request.key, seen);
-      else expect(seen, `${label}: answers for key ${request.key}`).toEqual(first);
+      const key = request.kind === 'hold' ? scopedHoldKey(request.customer, request.key) : request.key;
+      const first = byKey.get(key);
+      if (first === undefined) byKey.set(key, seen);
+      else expect(seen, `${label}: answers for key ${key}`).toEqual(first);
+    }
+    if (request.kind === 'order' || request.kind === 'getOrder') {
+      const id = request.kind === 'order' ? request.holdId : request.id;
+      const owner = world.holds[id]?.customer;
+      expect(visibleTo(owner, request.customer), `${label}: ${id} of ${String(owner)} shown`).toBe(true);
     }
     if (request.kind === 'webhook' && result.answer.status === 200) {
       const said = data.order_status as OrderStatus;
@@ -440,9 +625,15 @@ function expectConsistent(
   });
 }
 
-async function expectLedgerBalanced(label: string): Promise<void> {
+/**
+ * The audit of the whole table (one run's data) finds nothing but what `world` explains: a counter above a limit that
+ * was lowered under it. Bucket drift, counter drift, a negative counter: never.
+ */
+async function expectLedgerBalanced(label: string, world: World, productId: string): Promise<void> {
   const { violations } = await checkLedger();
-  expect(violations, label).toEqual([]);
+  const expected = expectedViolations(world, productId);
+  expect([...violations].sort(), label).toEqual(expected);
+  if (expected.length > 0) tally('audit: counter over a lowered limit');
 }
 
 // ---- one run ------------------------------------------------------------------------------------------------------
@@ -456,7 +647,7 @@ class Run {
   readonly model: CheckoutModel;
   private readonly tag = randomUUID().slice(0, 8);
   private readonly unknownIds = [0, 1, 2].map((i) => `u-${this.tag}-${i}`);
-  private readonly holdKeys: { key: string; qty: number }[] = [];
+  private readonly holdKeys: { key: string; qty: number; customer?: string }[] = [];
   private readonly webhookKeys: { key: string; orderId: string; outcome: Outcome }[] = [];
   private keys = 0;
   world: World;
@@ -464,11 +655,13 @@ class Run {
   constructor(
     readonly productId: string,
     stock: number,
+    limit: number | undefined,
     private readonly options: RunOptions,
   ) {
     this.model = new CheckoutModel(productId, T0);
     this.model.stock = stock;
     this.model.available = stock;
+    this.model.limit = limit;
     this.world = this.model.world();
   }
 
@@ -482,10 +675,36 @@ class Run {
   }
 
   private resolveTarget(choice: Target): string {
+    const expired = [...this.model.orders]
+      .filter(([, order]) => order.status === 'expired')
+      .map(([id]) => id);
+    if (choice.type === 'lateOrder' && expired.length > 0)
+      return expired[choice.pick % expired.length] as string;
     const holds = [...this.model.holds.keys()];
-    if (choice.type === 'hold' && holds.length > 0)
+    if (choice.type !== 'unknown' && holds.length > 0)
       return holds[holds.length - 1 - (choice.pick % holds.length)] as string;
     return this.unknownIds[choice.pick % this.unknownIds.length] as string;
+  }
+
+  private customerOf(who: Buyer): string | undefined {
+    return who.type === 'anonymous' ? undefined : CUSTOMERS[who.pick % CUSTOMERS.length];
+  }
+
+  /** The caller of an order request for `id`, and how they stand to the hold (its buyer, as the model knows it). */
+  private resolveCaller(who: Caller, id: string): { customer?: string; relation: Relation } {
+    const hold = this.model.holds.get(id);
+    const owner = hold?.customer;
+    const customer = who.type === 'owner' ? owner : this.customerOf(who);
+    const relation: Relation = !hold
+      ? 'no such hold'
+      : owner === undefined
+        ? 'anonymous hold'
+        : customer === undefined
+          ? 'anonymous caller'
+          : owner === customer
+            ? 'owner'
+            : 'other customer';
+    return customer === undefined ? { relation } : { customer, relation };
   }
 
   resolve(command: Exclude<Command, { kind: 'advance' | 'advanceToDeadline' | 'concurrent' }>): Request {
@@ -493,19 +712,29 @@ class Run {
       case 'restock':
       case 'sweep':
         return command;
-      case 'order':
-        return { kind: 'order', holdId: this.resolveTarget(command.target) };
-      case 'getOrder':
-        return { kind: 'getOrder', id: this.resolveTarget(command.target) };
+      case 'order': {
+        const holdId = this.resolveTarget(command.target);
+        return { kind: 'order', holdId, ...this.resolveCaller(command.as, holdId) };
+      }
+      case 'getOrder': {
+        const id = this.resolveTarget(command.target);
+        return { kind: 'getOrder', id, ...this.resolveCaller(command.as, id) };
+      }
       case 'hold': {
         const { key } = command;
+        const buyer = this.customerOf(command.as);
         const reused =
           key.type === 'reuse' ? this.holdKeys[key.pick % (this.holdKeys.length || 1)] : undefined;
         if (key.type === 'reuse' && reused) {
-          return { kind: 'hold', qty: key.sameBody ? reused.qty : command.qty, key: reused.key };
+          // Its first buyer replays (or misuses) it; anyone else's same key is their own, another request.
+          const customer = key.sameBuyer ? reused.customer : buyer;
+          return withCustomer(
+            { kind: 'hold', qty: key.sameBody ? reused.qty : command.qty, key: reused.key },
+            customer,
+          );
         }
-        if (key.type === 'none') return { kind: 'hold', qty: command.qty };
-        const fresh = { key: this.freshKey('hk'), qty: command.qty };
+        if (key.type === 'none') return withCustomer({ kind: 'hold', qty: command.qty }, buyer);
+        const fresh = withCustomer({ key: this.freshKey('hk'), qty: command.qty }, buyer);
         this.holdKeys.push(fresh);
         return { kind: 'hold', ...fresh };
       }
@@ -513,43 +742,63 @@ class Run {
         const { key } = command;
         const reused =
           key.type === 'reuse' ? this.webhookKeys[key.pick % (this.webhookKeys.length || 1)] : undefined;
-        if (key.type === 'reuse' && reused) {
-          return key.sameBody
-            ? { kind: 'webhook', ...reused }
-            : {
-                kind: 'webhook',
-                key: reused.key,
-                orderId: this.resolveTarget(command.target),
-                outcome: command.outcome,
-              };
-        }
+        const sent =
+          key.type === 'reuse' && reused
+            ? key.sameBody
+              ? reused
+              : { key: reused.key, orderId: this.resolveTarget(command.target), outcome: command.outcome }
+            : undefined;
+        if (sent) return { kind: 'webhook', ...sent, was: this.stateOf(sent.orderId) };
         const fresh = {
           key: this.freshKey('evt'),
           orderId: this.resolveTarget(command.target),
           outcome: command.outcome,
         };
         this.webhookKeys.push(fresh);
-        return { kind: 'webhook', ...fresh };
+        return { kind: 'webhook', ...fresh, was: this.stateOf(fresh.orderId) };
       }
     }
   }
 
+  /** What the model knows of `id` (for the tally): the order's or hold's status, whose it is, whether limited. */
+  private stateOf(id: string): string {
+    const order = this.model.orders.get(id);
+    const hold = this.model.holds.get(id);
+    const whose = (order ?? hold)?.customer === undefined ? 'anonymous' : 'customer';
+    const limited = this.model.limit === undefined ? '' : ', limited';
+    if (order) return `${order.status} order of ${whose}${limited}`;
+    if (this.model.parked.has(id)) return 'parked';
+    return hold ? `${hold.status} hold of ${whose}${limited}` : 'unknown';
+  }
+
+  /**
+   * Whether a late payment for `orderId` finds its units where they came from: every bucket the order drew from
+   * still has its draw (read before the payment is sent; the model knows totals, not buckets).
+   */
+  private async ownBucketsFree(request: Request): Promise<boolean | undefined> {
+    if (request.kind !== 'webhook' || this.model.orders.get(request.orderId)?.status !== 'expired')
+      return undefined;
+    const [slot, view] = await Promise.all([getOrderSlot(request.orderId), readProduct(this.productId)]);
+    if (slot?.entity !== 'order') return undefined;
+    return slot.draws.every((draw) => (view?.buckets.get(draw.bucket)?.available ?? 0) >= draw.qty);
+  }
+
   /** What the model says a request answers; it also moves the model on. */
-  private predict(request: Request, result: Result): Expected | ExpectedSweep {
+  private predict(request: Request, result: Result, ownBucketsFree?: boolean): Expected | ExpectedSweep {
     switch (request.kind) {
       case 'restock':
-        return this.model.restock(request.stock);
+        return this.model.restock(request.stock, request.limit);
       case 'hold': {
         const data = result.kind === 'answer' ? result.answer.body.data : undefined;
         const created = typeof data?.hold_id === 'string' ? data.hold_id : undefined;
-        return this.model.hold(request.qty, request.key, created);
+        return this.model.hold(request.qty, request.key, created, request.customer);
       }
       case 'order':
-        return this.model.order(request.holdId);
+        return this.model.order(request.holdId, request.customer);
       case 'webhook':
-        return this.model.webhook(request.key, request.orderId, request.outcome);
+        return this.model.webhook(request.key, request.orderId, request.outcome, ownBucketsFree);
       case 'getOrder':
-        return this.model.getOrder(request.id);
+        return this.model.getOrder(request.id, request.customer);
       case 'sweep':
         return this.model.sweep();
     }
@@ -561,8 +810,10 @@ class Run {
       const result = results[i];
       if (result?.kind !== 'answer' || result.answer.status >= 300) return;
       const data = result.answer.body.data ?? {};
-      if (request.kind === 'hold' && request.key !== undefined && !this.model.holdKeys.has(request.key)) {
-        this.model.holdKeys.set(request.key, { qty: request.qty, answer: data });
+      if (request.kind === 'hold' && request.key !== undefined) {
+        const scoped = scopedHoldKey(request.customer, request.key);
+        if (!this.model.holdKeys.has(scoped))
+          this.model.holdKeys.set(scoped, { qty: request.qty, answer: data });
       }
       if (request.kind === 'webhook' && !this.model.webhookKeys.has(request.key)) {
         this.model.webhookKeys.set(request.key, {
@@ -580,7 +831,7 @@ class Run {
     try {
       const world = await readWorld(this.productId);
       expect(forbiddenMoves(this.world, world), label).toEqual([]);
-      await expectLedgerBalanced(label);
+      await expectLedgerBalanced(label, world, this.productId);
       this.world = world;
       return world;
     } finally {
@@ -598,8 +849,11 @@ class Run {
       return;
     }
     if (command.kind === 'advanceToDeadline') {
+      const holdExpiries = command.payments
+        ? []
+        : [...this.model.holds.values()].filter((h) => h.status === 'active').map((h) => h.expiresAt);
       const deadlines = [
-        ...[...this.model.holds.values()].filter((h) => h.status === 'active').map((h) => h.expiresAt),
+        ...holdExpiries,
         ...[...this.model.orders.values()].filter((o) => o.status === 'pending').map((o) => o.paymentDueAt),
       ]
         .map((deadline) => Date.parse(deadline ?? '') + command.offsetMs)
@@ -609,6 +863,7 @@ class Run {
         deadlines.length > 0 ? (deadlines[command.pick % deadlines.length] as number) : this.model.now;
       this.model.advance((to - this.model.now) / 1000);
       vi.setSystemTime(this.model.now);
+      if (command.thenSweep) await this.step({ kind: 'sweep' }, index);
       return;
     }
     if (command.kind === 'concurrent') {
@@ -634,10 +889,15 @@ class Run {
     }
     const request = this.resolve(command);
     const label = `step ${index} at +${(this.model.now - T0.getTime()) / 1000}s ${JSON.stringify(request)}`;
+    const ownBucketsFree = this.exact ? await this.ownBucketsFree(request) : undefined;
     const result = await execute(this.productId, request);
     count(request, result);
     if (this.exact) {
-      const expected = this.predict(request, result);
+      if (ownBucketsFree !== undefined && request.kind === 'webhook' && request.outcome === 'success')
+        tally(`late success ${ownBucketsFree ? 'with its units free' : 'with its units gone'}`);
+      const expected = this.predict(request, result, ownBucketsFree);
+      if (ownBucketsFree && 'data' in expected && expected.data?.order_status === 'refund_required')
+        tally('late success over the limit: refund_required');
       expectAsModelled(result, expected, `${label} -> ${JSON.stringify(result)}`);
       const world = await this.observe(label);
       expect(world, `${label}: table vs model`).toEqual(this.model.world());
@@ -667,6 +927,13 @@ class Run {
     expect(Object.values(world.holds).filter((hold) => hold.status === 'active')).toEqual([]);
     expect(Object.values(world.orders).filter((order) => order.status === 'pending')).toEqual([]);
     expect(world.available).toBe(world.stock - committed);
+    // Every unit a customer got back left their counter: what is left is exactly what they paid for.
+    const paidBy = (customer: string) =>
+      Object.values(world.orders)
+        .filter((order) => order.customer === customer && order.status === 'paid')
+        .reduce((sum, order) => sum + order.qty, 0);
+    for (const [customer, units] of Object.entries(world.counters))
+      expect(units, `final counter of ${customer}`).toBe(paidBy(customer));
   }
 }
 
@@ -678,10 +945,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   try {
     const created = await invoke(putProductHandler, {
       pathParameters: { id: productId },
-      body: productBody(scenario.initialStock, scenario.initialBuckets),
+      body: productBody(scenario.initialStock, scenario.initialBuckets, scenario.initialLimit),
     });
-    expect(created.status).toBe(201);
-    const run = new Run(productId, scenario.initialStock, options);
+    expect(created, 'the product is created').toMatchObject({ status: 201 });
+    const run = new Run(productId, scenario.initialStock, scenario.initialLimit, options);
     setFaultPlan(options.faults);
     for (const [index, command] of scenario.commands.entries()) await run.step(command, index);
     await run.settle();

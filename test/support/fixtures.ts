@@ -17,6 +17,24 @@ export async function productWithStock(stock: number, price = '49.99', buckets?:
   return id;
 }
 
+/** A product of `stock` units, at most `limit` per customer (default bucket count unless `buckets`). */
+export async function limitedProduct(stock: number, limit: number, buckets?: number): Promise<string> {
+  const id = `p-${randomUUID().slice(0, 8)}`;
+  await putProduct(
+    id,
+    {
+      name: `Limited ${id}`,
+      price: '10.00',
+      currency: 'USD',
+      stock,
+      max_per_customer: limit,
+      ...(buckets ? { stock_buckets: buckets } : {}),
+    },
+    T0,
+  );
+  return id;
+}
+
 /** A product whose stock is split over `buckets` buckets. */
 export const productWithBuckets = (stock: number, buckets: number) =>
   productWithStock(stock, '10.00', buckets);

@@ -17,6 +17,11 @@ export interface Invocation {
   pathParameters?: Record<string, string>;
   /** The Lambda context's function name (default `test`). */
   functionName?: string;
+  /**
+   * The verified buyer (`sub`), as API Gateway's JWT authorizer hands it to the function (payload 2.0:
+   * `requestContext.authorizer.jwt`); omitted, the request is anonymous.
+   */
+  customer?: string;
 }
 
 /** The local gateway's Lambda context (monotonic remaining-time clock, so faking `Date` cannot run it out). */
@@ -48,7 +53,13 @@ export async function invoke(handler: Handler, request: Invocation = {}): Promis
     pathParameters: request.pathParameters,
     body,
     isBase64Encoded: base64,
-    requestContext: { requestId: randomUUID(), http: { method: 'POST', path: '/' } },
+    requestContext: {
+      requestId: randomUUID(),
+      http: { method: 'POST', path: '/' },
+      ...(request.customer === undefined
+        ? {}
+        : { authorizer: { jwt: { claims: { sub: request.customer }, scopes: null } } }),
+    },
   } as unknown as APIGatewayProxyEventV2;
   const context = lambdaContext(request.functionName);
   const result = await handler(event, context);

@@ -1,4 +1,5 @@
 // An in-memory model of one product's checkout: what each request should answer and leave behind, for property tests.
+// Buyers are anonymous or identified customers (the `sub` of their token); a product may limit the units per customer.
 
 export const HOLD_TTL_MS = 120_000;
 export const PAYMENT_WINDOW_MS = 900_000;
@@ -13,6 +14,8 @@ export interface ModelHold {
   qty: number;
   expiresAt: string;
   status: HoldStatus;
+  /** The identified buyer who made it; absent for an anonymous hold. */
+  customer?: string;
 }
 
 export interface ModelOrder {
@@ -22,6 +25,8 @@ export interface ModelOrder {
   paymentDueAt?: string;
   /** The webhook key that moved the order out of pending/expired (or the parked key it was created from). */
   paymentKey?: string;
+  /** The hold's buyer; absent for an anonymous order. */
+  customer?: string;
 }
 
 export interface ModelParked {
@@ -33,9 +38,13 @@ export interface ModelParked {
 export interface World {
   stock: number;
   available: number;
+  /** The product's `max_per_customer`; absent when it has none. */
+  limit?: number;
   holds: Record<string, ModelHold>;
   orders: Record<string, ModelOrder>;
   parked: Record<string, ModelParked>;
+  /** Every customer counter of the product (`CUSTOMER#<sub>` / `UNITS#<product>`): its `units`, by customer. */
+  counters: Record<string, number>;
 }
 
 /** The answer the model expects: status, error code and the fields of `data` it can predict. */
@@ -61,15 +70,34 @@ interface StoredAnswer {
 
 const terminalFor = (outcome: Outcome): OrderStatus => (outcome === 'success' ? 'paid' : 'cancelled');
 const iso = (ms: number) => new Date(ms).toISOString();
+/** Without `undefined` values, so a model object equals what the table shows (absent attributes stay absent). */
+const defined = <T extends object>(value: T): T =>
+  Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+
+/** Who may see or use an item made by `owner`: its owner only; an anonymous item is open to anyone. */
+export const visibleTo = (owner: string | undefined, caller: string | undefined): boolean =>
+  owner === undefined || owner === caller;
+
+/** The Idempotency-Key record a hold request uses: keys are the buyer's own (functions/create-hold.ts scopes them). */
+export const scopedHoldKey = (customer: string | undefined, key: string): string =>
+  customer === undefined ? key : JSON.stringify([customer, key]);
+
+/** The audit's words for a counter above the product's limit (shared/audit/ledger.ts). */
+export const overLimitViolation = (customer: string, productId: string, units: number, limit: number) =>
+  `customer ${customer} product ${productId}: counter ${units} over the limit ${limit}`;
 
 export class CheckoutModel {
   now: number;
   stock = 0;
   available = 0;
+  /** `max_per_customer`, undefined when the product has no limit. */
+  limit: number | undefined;
+  /** Customers whose counter item exists (their first hold wrote it; it stays, at 0 when they hold nothing). */
+  counted = new Set<string>();
   holds = new Map<string, ModelHold>();
   orders = new Map<string, ModelOrder>();
   parked = new Map<string, ModelParked>();
-  /** Idempotency-Key records of completed holds: the body's qty and the answer they replay. */
+  /** Idempotency-Key records of completed holds (by `scopedHoldKey`): the body's qty and the answer they replay. */
   holdKeys = new Map<string, { qty: number; answer: Record<string, unknown> }>();
   /** Webhook idempotency records of applied deliveries: their body and the answer they replay. */
   webhookKeys = new Map<string, { orderId: string; outcome: Outcome; answer: StoredAnswer }>();
@@ -86,26 +114,37 @@ export class CheckoutModel {
   }
 
   world(): World {
-    return {
+    return defined({
       stock: this.stock,
       available: this.available,
-      holds: Object.fromEntries([...this.holds].map(([id, hold]) => [id, { ...hold }])),
-      orders: Object.fromEntries(
-        [...this.orders].map(([id, order]) => [
-          id,
-          Object.fromEntries(
-            Object.entries(order).filter(([, v]) => v !== undefined),
-          ) as unknown as ModelOrder,
-        ]),
-      ),
+      limit: this.limit,
+      holds: Object.fromEntries([...this.holds].map(([id, hold]) => [id, defined({ ...hold })])),
+      orders: Object.fromEntries([...this.orders].map(([id, order]) => [id, defined({ ...order })])),
       parked: Object.fromEntries([...this.parked].map(([id, parked]) => [id, { ...parked }])),
-    };
+      counters: Object.fromEntries([...this.counted].map((customer) => [customer, this.unitsOf(customer)])),
+    });
+  }
+
+  /**
+   * What a customer's counter must say: their units in active holds, pending and paid orders. An active hold past
+   * its expiry still counts until the sweep or a reclaim releases it (the counter moves with the release).
+   */
+  unitsOf(customer: string): number {
+    let units = 0;
+    for (const hold of this.holds.values())
+      if (hold.customer === customer && hold.status === 'active') units += hold.qty;
+    for (const order of this.orders.values())
+      if (order.customer === customer && (order.status === 'pending' || order.status === 'paid'))
+        units += order.qty;
+    return units;
   }
 
   /** Adopts what the table shows (after a concurrent step the model cannot order exactly). */
   adopt(world: World): void {
     this.stock = world.stock;
     this.available = world.available;
+    this.limit = world.limit;
+    this.counted = new Set(Object.keys(world.counters));
     // Keep ids already known first, so picks by index stay stable for the ids both sides know.
     const holds = new Map<string, ModelHold>();
     for (const id of this.holds.keys()) {
@@ -122,8 +161,11 @@ export class CheckoutModel {
     this.now += seconds * 1000;
   }
 
-  /** PUT /api/admin/products/{id} for an existing product: `available` moves by the change in stock. */
-  restock(stock: number): Expected {
+  /**
+   * PUT /api/admin/products/{id} for an existing product: `available` moves by the change in stock; `limit` sets
+   * (a number), removes (null) or keeps (undefined) `max_per_customer`. A refused restock changes neither.
+   */
+  restock(stock: number, limit?: number | null): Expected {
     const delta = stock - this.stock;
     if (this.available + delta < 0) {
       return {
@@ -134,27 +176,58 @@ export class CheckoutModel {
     }
     this.stock = stock;
     this.available += delta;
-    return { status: 200, data: { id: this.productId, stock, available: this.available } };
+    if (limit !== undefined) this.limit = limit ?? undefined;
+    return {
+      status: 200,
+      data: { id: this.productId, stock, available: this.available, max_per_customer: this.limit },
+    };
   }
 
-  /** POST /api/holds; `createdId` is the id the real system gave a new hold (the model cannot guess a UUID). */
-  hold(qty: number, key: string | undefined, createdId: string | undefined): Expected {
-    if (key !== undefined) {
-      const record = this.holdKeys.get(key);
+  /**
+   * POST /api/holds by `customer` (undefined: anonymous); `createdId` is the id the real system gave a new hold
+   * (the model cannot guess a UUID). A limited product refuses anonymous buyers, then more than the limit in one
+   * hold; stock comes next (reclaiming expired holds first), and last the customer's counter within the limit (which
+   * also reclaims, once per request, so the buyer's own expired holds never count against them).
+   */
+  hold(qty: number, key: string | undefined, createdId: string | undefined, customer?: string): Expected {
+    const scoped = key === undefined ? undefined : scopedHoldKey(customer, key);
+    if (scoped !== undefined) {
+      const record = this.holdKeys.get(scoped);
       if (record && record.qty !== qty) return { status: 422, code: 'IDEMPOTENCY_KEY_REUSED' };
       if (record) return { status: 201, data: record.answer };
     }
+    const { limit } = this;
+    if (limit !== undefined) {
+      if (customer === undefined) return { status: 401, code: 'AUTHENTICATION_REQUIRED' };
+      if (qty > limit) return this.limitReached(limit, customer);
+    }
     // Short of stock, the hold reclaims expired-but-unswept holds once, then tries once more.
-    if (this.available < qty && (this.reclaim() === 0 || this.available < qty)) {
+    const short = this.available < qty;
+    if (short && (this.reclaim() === 0 || this.available < qty)) {
       return { status: 409, code: 'INSUFFICIENT_STOCK', details: { available: this.available } };
+    }
+    // Over the limit, the buyer's own expired-but-unswept holds must not count: a request that has not reclaimed yet
+    // reclaims the product's expired holds, then checks again.
+    if (limit !== undefined && customer !== undefined && this.unitsOf(customer) + qty > limit) {
+      if (!short) this.reclaim();
+      if (this.unitsOf(customer) + qty > limit) return this.limitReached(limit, customer);
     }
     const id = createdId ?? 'no-hold-id-in-answer';
     const expiresAt = iso(this.now + HOLD_TTL_MS);
     this.available -= qty;
-    this.holds.set(id, { qty, expiresAt, status: 'active' });
+    this.holds.set(id, defined({ qty, expiresAt, status: 'active' as const, customer }));
+    if (customer !== undefined) this.counted.add(customer);
     const answer = { hold_id: id, product_id: this.productId, qty, status: 'active', expires_at: expiresAt };
-    if (key !== undefined) this.holdKeys.set(key, { qty, answer });
+    if (scoped !== undefined) this.holdKeys.set(scoped, { qty, answer });
     return { status: 201, data: answer };
+  }
+
+  private limitReached(limit: number, customer: string): Expected {
+    return {
+      status: 409,
+      code: 'CUSTOMER_LIMIT_REACHED',
+      details: { limit, used: this.unitsOf(customer) },
+    };
   }
 
   /** Releases up to RECLAIM_BATCH of the product's expired holds, oldest first; returns the units freed. */
@@ -177,17 +250,24 @@ export class CheckoutModel {
     hold: ModelHold,
   ): 'released' | 'paid_from_parked' | 'cancelled_from_parked' {
     const parked = this.parked.get(id);
+    const { customer } = hold;
     if (parked?.outcome === 'success') {
       hold.status = 'ordered';
       this.parked.delete(id);
-      this.orders.set(id, { qty: hold.qty, status: 'paid', paymentKey: parked.key });
+      this.orders.set(
+        id,
+        defined({ qty: hold.qty, status: 'paid' as const, paymentKey: parked.key, customer }),
+      );
       return 'paid_from_parked';
     }
     hold.status = 'released';
     this.available += hold.qty;
     if (!parked) return 'released';
     this.parked.delete(id);
-    this.orders.set(id, { qty: hold.qty, status: 'cancelled', paymentKey: parked.key });
+    this.orders.set(
+      id,
+      defined({ qty: hold.qty, status: 'cancelled' as const, paymentKey: parked.key, customer }),
+    );
     return 'cancelled_from_parked';
   }
 
@@ -202,21 +282,26 @@ export class CheckoutModel {
     };
   }
 
-  /** POST /api/orders. */
-  order(holdId: string): Expected {
+  /** POST /api/orders by `caller` (undefined: anonymous): only the hold's buyer may order it, anyone else gets 404. */
+  order(holdId: string, caller?: string): Expected {
     const existing = this.orders.get(holdId);
-    if (existing) return { status: 200, data: this.orderData(holdId, existing) };
+    if (existing) {
+      return visibleTo(existing.customer, caller)
+        ? { status: 200, data: this.orderData(holdId, existing) }
+        : { status: 404, code: 'HOLD_NOT_FOUND' };
+    }
     const hold = this.holds.get(holdId);
-    if (!hold) return { status: 404, code: 'HOLD_NOT_FOUND' };
+    if (!hold || !visibleTo(hold.customer, caller)) return { status: 404, code: 'HOLD_NOT_FOUND' };
     if (hold.status !== 'active') return { status: 410, code: 'HOLD_EXPIRED' };
     const parked = this.parked.get(holdId);
     const paidEarly = parked?.outcome === 'success';
     if (!paidEarly && hold.expiresAt <= this.nowIso) return { status: 410, code: 'HOLD_EXPIRED' };
     const status: OrderStatus = parked ? terminalFor(parked.outcome) : 'pending';
-    const order: ModelOrder =
+    const order: ModelOrder = defined(
       status === 'pending'
-        ? { qty: hold.qty, status, paymentDueAt: iso(this.now + PAYMENT_WINDOW_MS) }
-        : { qty: hold.qty, status, paymentKey: parked?.key };
+        ? { qty: hold.qty, status, paymentDueAt: iso(this.now + PAYMENT_WINDOW_MS), customer: hold.customer }
+        : { qty: hold.qty, status, paymentKey: parked?.key, customer: hold.customer },
+    );
     hold.status = 'ordered';
     this.parked.delete(holdId);
     this.orders.set(holdId, order);
@@ -224,22 +309,26 @@ export class CheckoutModel {
     return { status: 201, data: this.orderData(holdId, order) };
   }
 
-  /** GET /api/orders/{id}. */
-  getOrder(id: string): Expected {
+  /** GET /api/orders/{id} by `caller`: another customer's order is 404, exactly like one that does not exist. */
+  getOrder(id: string, caller?: string): Expected {
     const order = this.orders.get(id);
-    return order
+    return order && visibleTo(order.customer, caller)
       ? { status: 200, data: this.orderData(id, order) }
       : { status: 404, code: 'ORDER_NOT_FOUND' };
   }
 
-  /** POST /api/payments/webhook, behind the idempotency record of its key. */
-  webhook(key: string, orderId: string, outcome: Outcome): Expected {
+  /**
+   * POST /api/payments/webhook, behind the idempotency record of its key. `ownBucketsFree`: whether the buckets the
+   * order drew from still have its units (a late payment takes exactly those back; the model keeps totals only, so
+   * the caller reads them); undefined: the total decides.
+   */
+  webhook(key: string, orderId: string, outcome: Outcome, ownBucketsFree?: boolean): Expected {
     const record = this.webhookKeys.get(key);
     if (record && (record.orderId !== orderId || record.outcome !== outcome)) {
       return { status: 422, code: 'IDEMPOTENCY_KEY_REUSED' };
     }
     if (record) return { ...record.answer };
-    const expected = this.applyPayment(key, orderId, outcome);
+    const expected = this.applyPayment(key, orderId, outcome, ownBucketsFree);
     if (expected.data && (expected.status === 200 || expected.status === 202)) {
       this.webhookKeys.set(key, {
         orderId,
@@ -250,7 +339,7 @@ export class CheckoutModel {
     return expected;
   }
 
-  private applyPayment(key: string, orderId: string, outcome: Outcome): Expected {
+  private applyPayment(key: string, orderId: string, outcome: Outcome, ownBucketsFree?: boolean): Expected {
     const applied = (status: OrderStatus): Expected => ({
       status: 200,
       data: { order_id: orderId, order_status: status },
@@ -269,7 +358,14 @@ export class CheckoutModel {
         case 'expired': {
           if (outcome === 'failure') return applied('expired');
           order.paymentKey = key;
-          if (this.available >= order.qty) {
+          // The units are taken again, and counted again within the product's limit as it is now.
+          const { customer } = order;
+          const room =
+            customer === undefined ||
+            this.limit === undefined ||
+            this.unitsOf(customer) + order.qty <= this.limit;
+          const free = ownBucketsFree ?? this.available >= order.qty;
+          if (free && room) {
             this.available -= order.qty;
             order.status = 'paid';
           } else {
@@ -297,7 +393,7 @@ export class CheckoutModel {
     const hold = this.holds.get(orderId);
     if (hold?.status === 'released') {
       const status: OrderStatus = outcome === 'success' ? 'refund_required' : 'cancelled';
-      this.orders.set(orderId, { qty: hold.qty, status, paymentKey: key });
+      this.orders.set(orderId, defined({ qty: hold.qty, status, paymentKey: key, customer: hold.customer }));
       return applied(status);
     }
     this.parked.set(orderId, { key, outcome });
@@ -350,6 +446,8 @@ export function forbiddenMoves(before: World, after: World): string[] {
     if (!next) problems.push(`hold ${id} disappeared`);
     else if (!HOLD_MOVES[hold.status].includes(next.status))
       problems.push(`hold ${id}: ${hold.status} -> ${next.status}`);
+    else if (next.customer !== hold.customer)
+      problems.push(`hold ${id}: buyer ${String(hold.customer)} -> ${String(next.customer)}`);
   }
   for (const [id, order] of Object.entries(before.orders)) {
     const next = after.orders[id];
@@ -368,6 +466,47 @@ export function forbiddenMoves(before: World, after: World): string[] {
       problems.push(`order ${id} appeared for a hold already ordered`);
     if (!after.holds[id] && !before.parked[id] && !after.parked[id])
       problems.push(`order ${id} (${order.status}) has no hold`);
+    const hold = after.holds[id];
+    if (hold && order.customer !== hold.customer)
+      problems.push(`order ${id} belongs to ${String(order.customer)}, its hold to ${String(hold.customer)}`);
+  }
+  problems.push(...counterMoves(before, after));
+  return problems;
+}
+
+/**
+ * A customer counter only grows within the limit in force: every increment (a hold, a late payment) is conditioned on
+ * the product's `max_per_customer` at that moment (before or after a restock in the same step). So after a step it is
+ * at most its value before or the larger of the limits (none: no bound). Counters never disappear.
+ */
+function counterMoves(before: World, after: World): string[] {
+  const problems: string[] = [];
+  const bound = (was: number) =>
+    before.limit === undefined || after.limit === undefined
+      ? Number.POSITIVE_INFINITY
+      : Math.max(was, before.limit, after.limit);
+  for (const [customer, units] of Object.entries(after.counters)) {
+    const was = before.counters[customer] ?? 0;
+    if (units > bound(was))
+      problems.push(
+        `counter of ${customer}: ${was} -> ${units} past the limit (${String(before.limit)} -> ${String(after.limit)})`,
+      );
+  }
+  for (const customer of Object.keys(before.counters)) {
+    if (!(customer in after.counters)) problems.push(`counter of ${customer} disappeared`);
   }
   return problems;
+}
+
+/**
+ * The audit findings a world must show: a counter above the product's limit is reported (it happens when the limit is
+ * lowered below what a buyer already has: paid orders keep counting), every other finding is a broken ledger.
+ */
+export function expectedViolations(world: World, productId: string): string[] {
+  const { limit } = world;
+  if (limit === undefined) return [];
+  return Object.entries(world.counters)
+    .filter(([, units]) => units > limit)
+    .map(([customer, units]) => overLimitViolation(customer, productId, units, limit))
+    .sort();
 }
