@@ -1,15 +1,15 @@
-// `npm run -s token -- --sub <id> [--ttl <duration>]`: a buyer token from the running `npm start -- --identity`,
+// `npm --silent run token -- --sub <id> [--ttl <duration>]`: a buyer token from the running `npm start -- --identity`,
 // signed with its local issuer's key (found through .local/instance.json). Prints only the token, so
-// `TOKEN=$(npm run -s token -- --sub alice)` works.
+// `TOKEN=$(npm --silent run token -- --sub alice)` works.
 import { parseArgs } from 'node:util';
 import { instanceFile, readInstance, runningInstance } from '../infra/local/instance.ts';
 import { DEFAULT_TTL_SECONDS, mintToken, readSigningKey } from '../infra/local/issuer.ts';
 
-const USAGE = `usage: npm run -s token -- --sub <id> [--ttl <duration>] [--aud <audience>]
+const USAGE = `usage: npm --silent run token -- --sub <id> [--ttl <duration>] [--aud <audience>]
 
 Prints a bearer token for the buyer <id> from the local issuer of the running \`npm start -- --identity\`
 (found through .local/instance.json), signed with its key in .local/identity/. Use it as
-  TOKEN=$(npm run -s token -- --sub alice)
+  TOKEN=$(npm --silent run token -- --sub alice)
   curl -H "authorization: Bearer $TOKEN" ...
 (-s keeps npm's own lines out of the output.)
 

@@ -287,7 +287,7 @@ async function main(): Promise<void> {
 /** Something the user can fix, said in one line (no stack trace). */
 class StartRefused extends Error {}
 
-const TOKEN_COMMAND = 'npm run -s token -- --sub alice';
+const TOKEN_COMMAND = 'npm --silent run token -- --sub alice';
 const BUYER_ROUTES = 'POST /api/holds, POST /api/orders, GET /api/orders/{id}';
 
 /**

@@ -454,7 +454,7 @@ describe('npm start -- --identity', () => {
       expect(stdout).toMatch(
         /buyer identity on: .* local issuer http:\/\/127\.0\.0\.1:\d+ \(audience flash-sale-local\)/,
       );
-      expect(stdout).toContain('TOKEN=$(npm run -s token -- --sub alice)');
+      expect(stdout).toContain('TOKEN=$(npm --silent run token -- --sub alice)');
       expect(stdout).toContain(`-H "authorization: Bearer $TOKEN" -d '{"product_id":1,"qty":2}'`);
 
       const script = run('scripts/token.ts', ['--sub', 'alice'], env);
