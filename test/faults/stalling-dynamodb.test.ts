@@ -93,16 +93,10 @@ type Handler = (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
-/** The handler as deployed with a `timeoutMs` function timeout: its context's clock starts when it is called. */
-const withTimeout =
-  (handler: Handler, timeoutMs = TIMEOUT_MS): Handler =>
-  (event, context) =>
-    handler(event, { ...lambdaContext(context.functionName, timeoutMs), awsRequestId: context.awsRequestId });
-
 /** Invokes `handler` with a TIMEOUT_MS timeout; the answer and how long it took. */
 async function timed(handler: Handler, request: Parameters<typeof invoke>[1]) {
   const started = performance.now();
-  const answer = await invoke(withTimeout(handler), request);
+  const answer = await invoke(handler, { ...request, timeoutMs: TIMEOUT_MS });
   return { answer, elapsed: performance.now() - started };
 }
 

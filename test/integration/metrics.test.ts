@@ -2,7 +2,6 @@
 // Local. Names from shared/metric-names.ts, one dimension (`service`), the product in the metadata, never a dimension.
 import { randomUUID } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 vi.hoisted(() => {
@@ -92,21 +91,6 @@ function expectServiceDimensionOnly(lines: Emf[]): void {
   }
 }
 
-/** The handler as API Gateway's JWT authorizer calls it for a verified token whose `sub` is `customer`. */
-const asCustomer =
-  (customer: string, handler: typeof createHoldHandler): typeof createHoldHandler =>
-  (event: APIGatewayProxyEventV2, context: Context) =>
-    handler(
-      {
-        ...event,
-        requestContext: {
-          ...event.requestContext,
-          authorizer: { jwt: { claims: { sub: customer }, scopes: null } },
-        },
-      } as APIGatewayProxyEventV2,
-      context,
-    );
-
 const hold = (product: string, qty: number, headers: Record<string, string> = {}) =>
   invoke(createHoldHandler, { body: { product_id: product, qty }, headers });
 const webhook = (order: string, status: 'success' | 'failure', key = `evt_${randomUUID()}`) =>
@@ -170,7 +154,8 @@ describe('hold metrics', () => {
     let answer: Answer | undefined;
 
     const { lines } = await emfOf(async () => {
-      answer = await invoke(asCustomer(`c-${randomUUID().slice(0, 8)}`, createHoldHandler), {
+      answer = await invoke(createHoldHandler, {
+        customer: `c-${randomUUID().slice(0, 8)}`,
         body: { product_id: product, qty: 2 },
       });
     });

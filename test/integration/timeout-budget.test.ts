@@ -34,14 +34,6 @@ type Handler = (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
-const withTimeout =
-  (handler: Handler): Handler =>
-  (event, context) =>
-    handler(event, {
-      ...lambdaContext(context.functionName, TIMEOUT_MS),
-      awsRequestId: context.awsRequestId,
-    });
-
 describe('the invocation budget', () => {
   it('is the context’s remaining time less the reserve, and unlimited outside an invocation', async () => {
     const seen = await withInvocationBudget(async () => budgetLeft())({}, lambdaContext('f', TIMEOUT_MS));
@@ -125,7 +117,7 @@ describe('a DynamoDB whose host name does not resolve', () => {
     const answers = await Promise.all(
       requests.map(async ([what, handler, request]) => {
         const started = performance.now();
-        const answer = await invoke(withTimeout(handler), request);
+        const answer = await invoke(handler, { ...request, timeoutMs: TIMEOUT_MS });
         return { what, answer, elapsed: performance.now() - started };
       }),
     );

@@ -17,6 +17,8 @@ export interface Invocation {
   pathParameters?: Record<string, string>;
   /** The Lambda context's function name (default `test`). */
   functionName?: string;
+  /** The function's timeout: its context's remaining time starts there when it is called (default the gateway's). */
+  timeoutMs?: number;
   /**
    * The verified buyer (`sub`), as API Gateway's JWT authorizer hands it to the function (payload 2.0:
    * `requestContext.authorizer.jwt`); omitted, the request is anonymous.
@@ -25,7 +27,8 @@ export interface Invocation {
 }
 
 /** The local gateway's Lambda context (monotonic remaining-time clock, so faking `Date` cannot run it out). */
-export const lambdaContext = (functionName = 'test'): Context => gatewayContext(functionName);
+export const lambdaContext = (functionName = 'test', timeoutMs?: number): Context =>
+  gatewayContext(functionName, timeoutMs);
 
 export interface Answer {
   status: number;
@@ -61,7 +64,7 @@ export async function invoke(handler: Handler, request: Invocation = {}): Promis
         : { authorizer: { jwt: { claims: { sub: request.customer }, scopes: null } } }),
     },
   } as unknown as APIGatewayProxyEventV2;
-  const context = lambdaContext(request.functionName);
+  const context = lambdaContext(request.functionName, request.timeoutMs);
   const result = await handler(event, context);
   return {
     status: result.statusCode ?? 0,
