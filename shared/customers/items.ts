@@ -81,22 +81,19 @@ const uncount = (customerId: string, productId: string, qty: number): TransactIt
 });
 
 /**
- * Transaction items for many refs of one product at once (a batch release): one update per customer with the sum of
- * their units, since a transaction may touch each item only once. Named `customer:<id>`.
+ * Transaction items for many refs at once (a batch release): one update per customer and product with the sum of
+ * their units, since a transaction may touch each item only once. Named `customer:<customer>#<product>`.
  */
 export function uncountUnitsOfMany(refs: readonly CustomerUnitsRef[]): Record<string, TransactItem> {
-  const sums = new Map<string, { product: string; qty: number }>();
-  for (const ref of refs) {
-    if (!ref.customer_id) continue;
-    const key = `${ref.customer_id}\u0000${ref.product_id}`;
-    const seen = sums.get(key);
-    sums.set(key, { product: ref.product_id, qty: (seen?.qty ?? 0) + ref.qty });
+  const sums = new Map<string, { customer: string; product: string; qty: number }>();
+  for (const { customer_id: customer, product_id: product, qty } of refs) {
+    if (!customer) continue;
+    const name = `${COUNTER}:${customer}#${product}`;
+    const sum = sums.get(name) ?? { customer, product, qty: 0 };
+    sums.set(name, { ...sum, qty: sum.qty + qty });
   }
   return Object.fromEntries(
-    [...sums].map(([key, { product, qty }]) => {
-      const customer = key.split('\u0000')[0] ?? '';
-      return [`${COUNTER}:${customer}`, uncount(customer, product, qty)];
-    }),
+    [...sums].map(([name, { customer, product, qty }]) => [name, uncount(customer, product, qty)]),
   );
 }
 

@@ -4,7 +4,7 @@ import {
   IdempotencyValidationError,
 } from '@aws-lambda-powertools/idempotency';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { isRetryableDynamoError } from '../db/transact.ts';
+import { isRetryableDynamoError, isUnavailable } from '../db/transact.ts';
 import { AppError, IdempotencyKeyReused, RequestInProgress, ServiceBusy } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { Metric, type MetricName } from '../metric-names.ts';
@@ -27,7 +27,8 @@ export function toAppError(error: unknown): AppError | undefined {
   if (error instanceof AppError) return error;
   if (error instanceof IdempotencyAlreadyInProgressError) return new RequestInProgress();
   if (error instanceof IdempotencyValidationError) return new IdempotencyKeyReused();
-  if (isRetryableDynamoError(error)) return new ServiceBusy();
+  // Busy, unreachable or out of the invocation's time (after the SDK's retries, within the budget): retry later.
+  if (isRetryableDynamoError(error) || isUnavailable(error)) return new ServiceBusy();
   // Powertools wraps persistence failures; a throttled idempotency table is still "busy", not a bug.
   if (error instanceof Error && error.cause !== undefined) return toAppError(error.cause);
   return undefined;

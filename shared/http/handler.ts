@@ -4,9 +4,8 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { ZodError, type z } from 'zod';
 import { config } from '../config.ts';
-import { isUnavailable } from '../db/transact.ts';
 import { withInvocationBudget } from '../deadline.ts';
-import { InvalidJson, PayloadTooLarge, ServiceBusy, ValidationFailed } from '../errors.ts';
+import { InvalidJson, PayloadTooLarge, ValidationFailed } from '../errors.ts';
 import { logger, withInvocationLogger } from '../logger.ts';
 import { flushMetrics } from '../metrics.ts';
 import { rawBodyOf } from './body.ts';
@@ -112,7 +111,7 @@ export function httpHandler<S extends RequestSchemas>(
     .use(flushMetrics())
     .use({
       onError: async (request) => {
-        request.response = errorResponse(busyIfUnavailable(request.error), request.context.awsRequestId);
+        request.response = errorResponse(request.error, request.context.awsRequestId);
       },
     })
     .handler(async (event, context) =>
@@ -124,7 +123,3 @@ export function httpHandler<S extends RequestSchemas>(
     withInvocationBudget((event: APIGatewayProxyEventV2, context: Context) => stack(event, context)),
   );
 }
-
-/** DynamoDB unreachable or out of time (after the SDK's retries, within the budget): 503 + Retry-After, not a bug. */
-const busyIfUnavailable = (error: unknown): unknown =>
-  isUnavailable(error) ? Object.assign(new ServiceBusy(), { cause: error }) : error;
