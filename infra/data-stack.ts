@@ -39,6 +39,7 @@ export class DataStack extends Stack {
       encryption: TableEncryption.DEFAULT,
       deletionProtection: !settings.ephemeral,
       removalPolicy,
+      warmThroughput: settings.warmThroughput.table,
     });
     for (const index of Object.values(definition.indexes)) {
       this.table.addGlobalSecondaryIndex({
@@ -47,6 +48,7 @@ export class DataStack extends Stack {
         sortKey: stringKey(index.sortKey),
         projectionType: ProjectionType.INCLUDE,
         nonKeyAttributes: [...index.nonKeyAttributes],
+        warmThroughput: settings.warmThroughput[index.indexName],
       });
     }
 

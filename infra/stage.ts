@@ -3,6 +3,7 @@ import { type App, Tags } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { z } from 'zod';
+import { table as tableDefinition } from '../shared/db/table.ts';
 import { ApiStack } from './api-stack.ts';
 import { DataStack } from './data-stack.ts';
 import type { routes } from './routes.ts';
@@ -58,6 +59,56 @@ const origin = z
   .trim()
   .regex(/^(https:\/\/[a-z0-9.-]+(:\d+)?|http:\/\/localhost(:\d+)?)$/, 'an exact origin');
 
+/**
+ * Warm throughput a new on-demand table, and each of its indexes, already has (DynamoDB's defaults). A smaller value
+ * would warm nothing, and DynamoDB never lowers warm throughput, so synth refuses it.
+ */
+export const ON_DEMAND_WARM_THROUGHPUT = { writeUnitsPerSecond: 4_000, readUnitsPerSecond: 12_000 } as const;
+
+/** What warm throughput can be set on: the table and each of its global secondary indexes, by index name. */
+export const WARM_THROUGHPUT_TARGETS = [
+  'table',
+  ...Object.values(tableDefinition.indexes).map((index) => index.indexName),
+] as const;
+export type WarmThroughputTarget =
+  | 'table'
+  | (typeof tableDefinition.indexes)[keyof typeof tableDefinition.indexes]['indexName'];
+
+const unitsPerSecond = (floor: number) =>
+  z.coerce
+    .number()
+    .int()
+    .min(floor, `at least ${floor.toLocaleString('en-US')} (an on-demand table and each index start there)`);
+
+/** One target's warm throughput: write and/or read units per second it serves at once. */
+const warmThroughputOf = z
+  .object({
+    writeUnitsPerSecond: unitsPerSecond(ON_DEMAND_WARM_THROUGHPUT.writeUnitsPerSecond).optional(),
+    readUnitsPerSecond: unitsPerSecond(ON_DEMAND_WARM_THROUGHPUT.readUnitsPerSecond).optional(),
+  })
+  .strict()
+  .refine(
+    (warm) => warm.writeUnitsPerSecond !== undefined || warm.readUnitsPerSecond !== undefined,
+    'writeUnitsPerSecond, readUnitsPerSecond or both',
+  );
+
+/**
+ * `{ "table": {...}, "byDeadline": {...}, "holdsOfProduct": {...} }`, each target optional; from cdk.json an object,
+ * from the command line its JSON (`-c 'warmThroughput={"table":{"writeUnitsPerSecond":20000}}'`).
+ */
+const warmThroughputSettings = z.preprocess(
+  (value) => (typeof value === 'string' ? parseJsonOr(value) : value),
+  z.partialRecord(z.enum(WARM_THROUGHPUT_TARGETS), warmThroughputOf).default({}),
+);
+
+function parseJsonOr(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 const settingsSchema = z
   .object({
     logRetentionDays: z.coerce
@@ -106,6 +157,18 @@ const settingsSchema = z
     jwtIssuer: z.url({ protocol: /^https$/, message: 'an https URL' }).optional(),
     /** Accepted audiences (`aud`, or `client_id` for Cognito access tokens); required with jwtIssuer. */
     jwtAudience: list(z.string().regex(/^[^,\s]+$/, 'no commas or spaces')).default([]),
+    /**
+     * Warm throughput (docs: warm throughput): what the table and each index serve at once, before DynamoDB has split
+     * partitions for a sale's heat. Off by default (the on-demand defaults apply); set it ahead of a sale. It cannot be
+     * lowered again, and removing it from here leaves the deployed value as it is.
+     */
+    warmThroughput: warmThroughputSettings,
+    /**
+     * The account's table-level throughput quota in the region, read and write alike (Service Quotas, DynamoDB,
+     * "Table-level read/write throughput limit", 40,000 by default). Warm throughput cannot be set above it, on the
+     * table or on an index: raise the quota first, then this.
+     */
+    tableThroughputQuota: positiveInt.default(40_000),
   })
   .strict()
   .superRefine((settings, ctx) => {
@@ -114,6 +177,17 @@ const settingsSchema = z
     }
     if (!settings.jwtIssuer && settings.jwtAudience.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['jwtIssuer'], message: 'required when jwtAudience is set' });
+    }
+    for (const [target, warm] of Object.entries(settings.warmThroughput)) {
+      for (const [key, units] of Object.entries(warm ?? {})) {
+        if (units !== undefined && units > settings.tableThroughputQuota) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['warmThroughput', target, key],
+            message: `${units} exceeds the table-level throughput quota of ${settings.tableThroughputQuota} (raise the quota, then tableThroughputQuota)`,
+          });
+        }
+      }
     }
     const reserved = reservedConcurrency(settings);
     const room = settings.accountConcurrencyLimit - MIN_UNRESERVED_CONCURRENCY;

@@ -78,6 +78,53 @@ describe('table', () => {
     },
   );
 
+  it.each(['dev', 'prod'])(
+    'GIVEN stage %s with no warm throughput set WHEN synthesized THEN neither the table nor an index asks for any',
+    (stage) => {
+      const properties = tableResource(buildStage({ stage })).Properties;
+      expect(properties.WarmThroughput).toBeUndefined();
+      const indexes = properties.GlobalSecondaryIndexes as Record<string, unknown>[];
+      expect(indexes.map((index) => index.WarmThroughput)).toEqual([undefined, undefined]);
+    },
+  );
+
+  it('GIVEN warm throughput for the table and each index WHEN synthesized THEN each one carries exactly its own', () => {
+    const built = buildStage({
+      stage: 'prod',
+      context: {
+        warmThroughput: {
+          table: { writeUnitsPerSecond: 24_000, readUnitsPerSecond: 16_000 },
+          byDeadline: { writeUnitsPerSecond: 8_000 },
+          holdsOfProduct: { writeUnitsPerSecond: 6_000, readUnitsPerSecond: 12_000 },
+        },
+      },
+    });
+    built.dataTemplate.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      WarmThroughput: { WriteUnitsPerSecond: 24_000, ReadUnitsPerSecond: 16_000 },
+      GlobalSecondaryIndexes: Match.arrayEquals([
+        Match.objectLike({ IndexName: 'byDeadline', WarmThroughput: { WriteUnitsPerSecond: 8_000 } }),
+        Match.objectLike({
+          IndexName: 'holdsOfProduct',
+          WarmThroughput: { WriteUnitsPerSecond: 6_000, ReadUnitsPerSecond: 12_000 },
+        }),
+      ]),
+    });
+  });
+
+  it('GIVEN warm throughput for one index only WHEN synthesized THEN the table and the other index keep the defaults', () => {
+    const properties = tableResource(
+      buildStage({ context: { warmThroughput: { holdsOfProduct: { writeUnitsPerSecond: 6_000 } } } }),
+    ).Properties;
+    expect(properties.WarmThroughput).toBeUndefined();
+    const byName = Object.fromEntries(
+      (properties.GlobalSecondaryIndexes as { IndexName: string; WarmThroughput?: unknown }[]).map(
+        (index) => [index.IndexName, index.WarmThroughput],
+      ),
+    );
+    expect(byName).toEqual({ byDeadline: undefined, holdsOfProduct: { WriteUnitsPerSecond: 6_000 } });
+  });
+
   it('GIVEN the dev stage WHEN synthesized THEN its data may be destroyed with the stack', () => {
     const built = buildStage({ stage: 'dev' });
     expect(tableResource(built)).toMatchObject({

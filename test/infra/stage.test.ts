@@ -22,6 +22,8 @@ describe('stage settings', () => {
       shopperReservedConcurrency: 100,
       accountConcurrencyLimit: 1000,
       jwtAudience: [],
+      warmThroughput: {},
+      tableThroughputQuota: 40_000,
     });
   });
 
@@ -80,6 +82,30 @@ describe('stage settings', () => {
     expect(built.api.dependencies).toContain(built.data);
   });
 
+  it('GIVEN warm throughput for the table and one index in cdk.json WHEN settings are read THEN each target keeps its own units', () => {
+    const warmThroughput = {
+      table: { writeUnitsPerSecond: 20_000, readUnitsPerSecond: 30_000 },
+      byDeadline: { writeUnitsPerSecond: 8_000 },
+    };
+    const app = newApp({ context: { stages: { prod: { warmThroughput } }, stage: 'prod' } });
+    expect(stageSettings(app).warmThroughput).toEqual(warmThroughput);
+  });
+
+  it('GIVEN warm throughput as JSON on the command line WHEN settings are read THEN it is parsed like cdk.json', () => {
+    const app = newApp({ context: { warmThroughput: '{"holdsOfProduct":{"writeUnitsPerSecond":"6000"}}' } });
+    expect(stageSettings(app).warmThroughput).toEqual({ holdsOfProduct: { writeUnitsPerSecond: 6_000 } });
+  });
+
+  it('GIVEN a raised quota WHEN warm throughput goes past the default quota THEN it is accepted up to the new one', () => {
+    const high = { warmThroughput: { table: { writeUnitsPerSecond: 80_000 } } };
+    expect(() => stageSettings(newApp({ context: high }))).toThrow(
+      /exceeds the table-level throughput quota of 40000/,
+    );
+    expect(
+      stageSettings(newApp({ context: { ...high, tableThroughputQuota: '100000' } })).warmThroughput,
+    ).toEqual({ table: { writeUnitsPerSecond: 80_000 } });
+  });
+
   it('GIVEN command-line strings WHEN settings are read THEN numbers and origin lists are parsed', () => {
     const app = newApp({
       context: {
@@ -108,6 +134,16 @@ describe('stage settings', () => {
     ['a JWT issuer without an audience', { jwtIssuer: 'https://issuer.example.com' }],
     ['an audience without a JWT issuer', { jwtAudience: 'web-client' }],
     ['a plain-http JWT issuer', { jwtIssuer: 'http://issuer.example.com', jwtAudience: 'web-client' }],
+    [
+      'warm throughput for an index that does not exist',
+      { warmThroughput: { byDeadlines: { writeUnitsPerSecond: 8000 } } },
+    ],
+    ['warm writes below the on-demand default', { warmThroughput: { table: { writeUnitsPerSecond: 1000 } } }],
+    ['warm reads below the on-demand default', { warmThroughput: { table: { readUnitsPerSecond: 4000 } } }],
+    ['warm throughput with neither units', { warmThroughput: { table: {} } }],
+    ['a misspelt warm throughput unit', { warmThroughput: { table: { writeUnits: 8000 } } }],
+    ['fractional warm throughput', { warmThroughput: { table: { writeUnitsPerSecond: 8000.5 } } }],
+    ['warm throughput that is not JSON', { warmThroughput: 'table=8000' }],
   ])('GIVEN %s WHEN settings are read THEN synth stops with a context error', (_, context) => {
     expect(() => stageSettings(newApp({ context }))).toThrow(/Invalid CDK context/);
   });
