@@ -15,11 +15,11 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import {
   CLOUD,
   CLOUD_SCALED,
-  type ContentionMode,
+  type ContentionEndpoint,
   type ContentionParams,
-  installContentionMode,
   type PartitionUsage,
   parseContentionSpec,
+  startContentionEndpoint,
 } from '../infra/local/contention.ts';
 import { ensureTable, type LocalDynamo, startLocalDynamo } from '../infra/local/dynamodb.ts';
 
@@ -318,13 +318,13 @@ interface HoldWindow {
 /** Buyers loop POST /api/holds (qty 1) on one product for the window; counts answers and hot-partition units. */
 async function holdWindow(
   app: App,
-  mode: ContentionMode,
+  mode: ContentionEndpoint,
   productId: string,
   buckets: number,
   options: Options,
 ) {
   const counts: Tally = { created: 0, insufficient: 0, busy: 0, other: 0, otherStatuses: new Map() };
-  mode.resetStats();
+  mode.reset();
   const ms = await loopFor(options.seconds, options.concurrency, async () => {
     try {
       tally(counts, (await postHold(app, productId)).status);
@@ -361,7 +361,7 @@ interface RawLoop {
 }
 
 /** The floor: 1-item transactions incrementing one counter, retried after 0-20 ms on cancellation. */
-async function rawSingleItemLoop(app: App, mode: ContentionMode, options: Options): Promise<RawLoop> {
+async function rawSingleItemLoop(app: App, mode: ContentionEndpoint, options: Options): Promise<RawLoop> {
   const Key = { pk: { S: `BENCH#counter#${randomUUID()}` }, sk: { S: 'COUNTER' } };
   await app.dynamo.send(new PutItemCommand({ TableName: app.tableName, Item: { ...Key, n: { N: '0' } } }));
   const result: RawLoop = { rate: 0, successes: 0, cancelled: 0, other: new Map(), counter: 0 };
@@ -377,7 +377,7 @@ async function rawSingleItemLoop(app: App, mode: ContentionMode, options: Option
       },
     ],
   });
-  mode.resetStats();
+  mode.reset();
   const ms = await loopFor(options.seconds, options.concurrency, async () => {
     try {
       await app.dynamo.send(increment);
@@ -635,6 +635,8 @@ type Figures = Record<FigureKey, number>;
 
 interface RunContext {
   app: App;
+  /** The endpoint the app's client goes through: on for the contended section, off (forwarding) otherwise. */
+  contention: ContentionEndpoint;
   options: Options;
   params: ContentionParams;
   /** Creation time of every run's expired holds (see sweepSection). */
@@ -662,7 +664,8 @@ async function contendedSection(
     createProduct(app, ids.many, BIG_STOCK),
   ]);
   const buckets: Record<Shape, number> = { one, many };
-  const mode = installContentionMode(app.dynamo, ctx.params);
+  const mode = ctx.contention;
+  mode.setParams(ctx.params);
   const measure = async (shape: Shape) => {
     const window = await holdWindow(app, mode, ids[shape], buckets[shape], options);
     printWindow(window);
@@ -675,7 +678,7 @@ async function contendedSection(
     const second = await measure(flip ? 'many' : 'one');
     return flip ? { one: first, many: second, raw } : { many: first, one: second, raw };
   } finally {
-    mode.uninstall();
+    mode.setParams(undefined);
   }
 }
 
@@ -696,7 +699,9 @@ async function oneRun(ctx: RunContext, run: number): Promise<Figures> {
     createProduct(app, limitedId, BIG_STOCK, undefined, 5),
     createProduct(app, sweepId, BIG_STOCK),
   ]);
-  console.log(`  uncontended (no contention mode; ${CALM_WORKERS} workers, A B B A halves)`);
+  console.log(
+    `  uncontended (contention endpoint forwarding, mode off; ${CALM_WORKERS} workers, A B B A halves)`,
+  );
   const calm = await calmSection(app, calmId, limitedId, flip);
   printCalm(calm);
   const swept = await sweepSection(app, sweepId, options.expired, ctx.past);
@@ -898,19 +903,26 @@ function stopOnSignals(local: LocalDynamo): void {
 }
 
 async function bench(local: LocalDynamo, options: Options, params: ContentionParams): Promise<void> {
-  process.env.DYNAMODB_ENDPOINT = local.endpoint;
-  process.env.TABLE_NAME = `bench-${randomUUID().slice(0, 8)}`;
-  await ensureTable(local.endpoint, process.env.TABLE_NAME);
-  const app = await loadApp();
-  console.log(
-    `DynamoDB Local at ${local.endpoint}, table ${app.tableName}; Node ${process.version}; ${options.runs} run(s)`,
-  );
-  const ctx: RunContext = { app, options, params, past: new Date(Date.now() - 3_600_000) };
-  const runs: Figures[] = [];
-  for (let run = 1; run <= options.runs; run++) runs.push(await oneRun(ctx, run));
-  printSummary(runs);
-  printCeilings(params);
-  app.dynamo.destroy();
+  // Every client of this process goes through the endpoint; the contended section turns the mode on.
+  const contention = await startContentionEndpoint({ upstream: local.endpoint, params });
+  contention.setParams(undefined);
+  try {
+    process.env.DYNAMODB_ENDPOINT = contention.endpoint;
+    process.env.TABLE_NAME = `bench-${randomUUID().slice(0, 8)}`;
+    await ensureTable(local.endpoint, process.env.TABLE_NAME);
+    const app = await loadApp();
+    console.log(
+      `DynamoDB Local at ${local.endpoint} behind the contention endpoint ${contention.endpoint}, table ${app.tableName}; Node ${process.version}; ${options.runs} run(s)`,
+    );
+    const ctx: RunContext = { app, contention, options, params, past: new Date(Date.now() - 3_600_000) };
+    const runs: Figures[] = [];
+    for (let run = 1; run <= options.runs; run++) runs.push(await oneRun(ctx, run));
+    printSummary(runs);
+    printCeilings(params);
+    app.dynamo.destroy();
+  } finally {
+    await contention.close();
+  }
 }
 
 async function main(): Promise<void> {

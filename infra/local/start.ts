@@ -9,6 +9,13 @@ import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, relative } from 'node:path';
 import { z } from 'zod';
+import {
+  type ContentionEndpoint,
+  type ContentionParams,
+  parseContentionSpec,
+  STATS_PATH,
+  startContentionEndpoint,
+} from './contention.ts';
 import { ensureTable, type LocalDynamo, LocalDynamoError, startLocalDynamo } from './dynamodb.ts';
 import { identityFromEnv, probeIssuer } from './identity.ts';
 import {
@@ -213,8 +220,10 @@ async function main(): Promise<void> {
     },
   });
   cleanups.push(() => dynamo?.stop() ?? Promise.resolve());
+  // CONTENTION_MODE: the cloud's conflicts and partition limits, as an endpoint in front of DynamoDB Local.
+  const contention = await startContention(dynamo.endpoint);
   // Set before any handler or domain module is imported: shared/config.ts reads the environment once, at import.
-  process.env.DYNAMODB_ENDPOINT = dynamo.endpoint;
+  process.env.DYNAMODB_ENDPOINT = contention?.endpoint ?? dynamo.endpoint;
   process.env.TABLE_NAME = settings.TABLE_NAME;
   // Every "Lambda" shares one process and 50 sockets here, and waiting for a socket counts against the connect
   // timeout: give a local burst room instead of answering 503 (a real Lambda keeps the 2 s default).
@@ -227,10 +236,9 @@ async function main(): Promise<void> {
   const identity = await startIdentity();
 
   const { config } = await import('#shared/config.ts');
-  // Fault injection (FAULT_INJECTION) and the cloud's contention (CONTENTION_MODE) sit on the one client.
+  // Fault injection (FAULT_INJECTION) sits on the one client.
   const { installLocalLayers } = await import('./dynamo-layers.ts');
-  const layers = installLocalLayers();
-  const contention = layers.contention?.params;
+  installLocalLayers();
   const { seed, DEMO_PRODUCT } = await import('./seed.ts');
   const seeded = await seed();
   step(`product ${DEMO_PRODUCT.id} ${seeded ? 'seeded' : 'already present (kept from an earlier run)'}`);
@@ -272,7 +280,7 @@ async function main(): Promise<void> {
       `  ${data}, table ${settings.TABLE_NAME}`,
       `  product 1 ${seeded ? 'seeded' : 'already present'}; hold TTL ${config.HOLD_TTL_SECONDS}s, max ${config.MAX_QTY_PER_HOLD} per hold`,
       `  expiry sweep ${settings.EXPIRY_SWEEP_SECONDS > 0 ? `every ${settings.EXPIRY_SWEEP_SECONDS}s` : 'off'}; webhook signatures ${config.WEBHOOK_SECRET ? 'required' : 'not checked'}`,
-      `  contention mode ${contention ? `on (occupancy ${contention.occupancyMs} ms, ${contention.writeUnitsPerSecond} write / ${contention.readUnitsPerSecond} read units/s per partition)` : 'off'}; fault injection ${process.env.FAULT_INJECTION ?? 'off'}`,
+      `  contention mode ${contentionLine(contention)}; fault injection ${process.env.FAULT_INJECTION ?? 'off'}`,
       `  audit the stock ledger: npm run audit -- --product 1 --endpoint ${dynamo.endpoint} --table ${settings.TABLE_NAME}`,
       `  ${identityLine(identity)}`,
       '',
@@ -286,6 +294,26 @@ async function main(): Promise<void> {
 
 /** Something the user can fix, said in one line (no stack trace). */
 class StartRefused extends Error {}
+
+/** The contention endpoint in front of DynamoDB Local when CONTENTION_MODE names a mode; stopped with the rest. */
+async function startContention(upstream: string): Promise<ContentionEndpoint | undefined> {
+  let params: ContentionParams | undefined;
+  try {
+    params = parseContentionSpec(process.env.CONTENTION_MODE);
+  } catch (error) {
+    throw new StartRefused((error as Error).message);
+  }
+  if (!params) return undefined;
+  const contention = await startContentionEndpoint({ upstream, params });
+  cleanups.push(() => contention.close());
+  return contention;
+}
+
+function contentionLine(contention: ContentionEndpoint | undefined): string {
+  const params = contention?.params;
+  if (!contention || !params) return 'off';
+  return `on at ${contention.endpoint} (occupancy ${params.occupancyMs} ms, ${params.writeUnitsPerSecond} write / ${params.readUnitsPerSecond} read units/s per partition; counters: curl ${contention.endpoint}${STATS_PATH})`;
+}
 
 const TOKEN_COMMAND = 'npm --silent run token -- --sub alice';
 const BUYER_ROUTES = 'POST /api/holds, POST /api/orders, GET /api/orders/{id}';

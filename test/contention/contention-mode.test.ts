@@ -1,7 +1,10 @@
-// Contention mode on the real DynamoDB Local: busy items, per-partition throttling, GSI charges and the throughput
-// ceiling a hot item imposes.
+// The contention endpoint on the real DynamoDB Local: busy items, per-partition throttling, GSI charges, the
+// service's error shapes on the wire and through a real SDK client, one endpoint shared by separate processes, and
+// the throughput ceiling a hot item imposes.
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import {
   DynamoDBClient,
   GetItemCommand,
@@ -12,6 +15,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -20,32 +24,53 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import {
   CLOUD,
   CLOUD_SCALED,
-  type ContentionMode,
+  type ContentionEndpoint,
   type ContentionParams,
-  installContentionMode,
+  PARAMS_PATH,
   parseContentionSpec,
+  RESET_PATH,
+  STATS_PATH,
+  startContentionEndpoint,
 } from '../../infra/local/contention.ts';
-import { db, dynamo, tableName } from '../../shared/db/client.ts';
 import { table } from '../../shared/db/table.ts';
 
 type Key = { pk: string; sk: string };
 
+const upstream = inject('dynamoUpstream');
+const tableName = process.env.TABLE_NAME ?? '';
 const byDeadline = table.indexes.byDeadline;
 
-let modes: ContentionMode[] = [];
-function install(params: Partial<ContentionParams>, client: DynamoDBClient = dynamo): ContentionMode {
-  const mode = installContentionMode(client, { ...CLOUD, ...params });
-  modes.push(mode);
-  return mode;
+let opened: ContentionEndpoint[] = [];
+let built: DynamoDBClient[] = [];
+
+/** This test's own endpoint in front of DynamoDB Local (CLOUD, with `params` over it). */
+async function open(params: Partial<ContentionParams>): Promise<ContentionEndpoint> {
+  const endpoint = await startContentionEndpoint({ upstream, params: { ...CLOUD, ...params } });
+  opened.push(endpoint);
+  return endpoint;
 }
 
-afterEach(() => {
-  for (const mode of modes) mode.uninstall();
-  modes = [];
+/** A client of `endpoint`: the SDK's standard retries, or none (`maxAttempts: 1`) to see each raw refusal. */
+function clientOf(endpoint: ContentionEndpoint, maxAttempts?: number) {
+  const client = new DynamoDBClient({
+    endpoint: endpoint.endpoint,
+    region: process.env.AWS_REGION ?? 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    ...(maxAttempts ? { maxAttempts } : {}),
+  });
+  built.push(client);
+  return { client, doc: DynamoDBDocumentClient.from(client) };
+}
+
+afterEach(async () => {
+  for (const client of built) client.destroy();
+  for (const endpoint of opened) await endpoint.close();
+  built = [];
+  opened = [];
 });
 
 function keys(count: number, label: string, samePartition = false): Key[] {
@@ -60,9 +85,12 @@ function basePartition(pk: string): string {
   return `${tableName}:${pk}`;
 }
 
-function usageOf(mode: ContentionMode, partition: string) {
+function usageOf(endpoint: ContentionEndpoint, partition: string) {
   return (
-    mode.stats().partitions.find((usage) => usage.partition === partition) ?? { writeUnits: 0, readUnits: 0 }
+    endpoint.stats().partitions.find((usage) => usage.partition === partition) ?? {
+      writeUnits: 0,
+      readUnits: 0,
+    }
   );
 }
 
@@ -86,25 +114,47 @@ function codesOf(error: unknown): string[] {
   return reasons.map((reason) => reason.Code ?? '');
 }
 
-async function cancellationCodes(attempt: Promise<unknown>): Promise<string[]> {
-  return codesOf(
-    await attempt.then(
-      () => undefined,
-      (reason: unknown) => reason,
-    ),
+const refusal = (attempt: Promise<unknown>) =>
+  attempt.then(
+    () => undefined,
+    (reason: unknown) => reason,
   );
+
+async function cancellationCodes(attempt: Promise<unknown>): Promise<string[]> {
+  return codesOf(await refusal(attempt));
 }
 
-/** A client that does not retry, so the caller sees each raw refusal. */
-function bareClient(): { client: DynamoDBClient; doc: DynamoDBDocumentClient } {
-  const client = new DynamoDBClient({
-    endpoint: process.env.DYNAMODB_ENDPOINT,
-    region: process.env.AWS_REGION ?? 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
+/** One DynamoDB call as any client sends it, without an SDK: the answer's status, headers and parsed body. */
+async function wire(endpoint: ContentionEndpoint, operation: string, input: unknown) {
+  const answer = await fetch(endpoint.endpoint, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': `DynamoDB_20120810.${operation}`,
+      authorization: 'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request',
+    },
+    body: JSON.stringify(input),
   });
-  return { client, doc: DynamoDBDocumentClient.from(client) };
+  return {
+    status: answer.status,
+    contentType: answer.headers.get('content-type'),
+    body: (await answer.json()) as Record<string, unknown>,
+  };
 }
+
+const wireKey = (key: Key) => ({ pk: { S: key.pk }, sk: { S: key.sk } });
+const wireIncrement = (key: Key) => ({
+  TransactItems: [
+    {
+      Update: {
+        TableName: tableName,
+        Key: wireKey(key),
+        UpdateExpression: 'SET n = if_not_exists(n, :zero) + :one',
+        ExpressionAttributeValues: { ':zero': { N: '0' }, ':one': { N: '1' } },
+      },
+    },
+  ],
+});
 
 describe('parseContentionSpec', () => {
   it('reads presets, a partial list of overrides, and off', () => {
@@ -124,48 +174,145 @@ describe('parseContentionSpec', () => {
   });
 });
 
-describe('contention mode on DynamoDB Local', () => {
-  it('installing again replaces the previous mode, and uninstall leaves the client as it was', async () => {
-    const first = install({ occupancyMs: 60_000 });
-    const second = install({ occupancyMs: 60_000 });
-    first.uninstall(); // no longer installed: must not remove the second
-    const [x] = keys(1, 'REPLACE');
-    if (!x) throw new Error('no key');
-    await db.send(transaction(x));
-    await expect(db.send(transaction(x))).rejects.toBeInstanceOf(TransactionCanceledException);
-    expect(first.stats().transactionConflicts).toBe(0);
-    expect(second.stats().transactionConflicts).toBe(1);
-    second.uninstall();
-    await db.send(transaction(x));
+describe("the service's error shapes, on the wire and through a real SDK client", () => {
+  it('a transaction on a busy item: 400 TransactionCanceledException with a TransactionConflict reason', async () => {
+    const endpoint = await open({ occupancyMs: 60_000 });
+    const { doc } = clientOf(endpoint, 1);
+    const [x, y] = keys(2, 'SHAPE-TXN');
+    if (!x || !y) throw new Error('no keys');
+    await doc.send(transaction(x));
+
+    const answer = await wire(endpoint, 'TransactWriteItems', {
+      TransactItems: [...wireIncrement(x).TransactItems, ...wireIncrement(y).TransactItems],
+    });
+    const error = await refusal(doc.send(transaction(y, x)));
+
+    expect(answer).toEqual({
+      status: 400,
+      contentType: 'application/x-amz-json-1.0',
+      body: {
+        __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
+        Message:
+          'Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]',
+        CancellationReasons: [
+          { Code: 'TransactionConflict', Message: 'Transaction is ongoing for the item' },
+          { Code: 'None' },
+        ],
+      },
+    });
+    expect(error).toBeInstanceOf(TransactionCanceledException);
+    expect(error).toMatchObject({
+      name: 'TransactionCanceledException',
+      message:
+        'Transaction cancelled, please refer cancellation reasons for specific reasons [None, TransactionConflict]',
+      $metadata: { httpStatusCode: 400 },
+      CancellationReasons: [{ Code: 'None' }, { Code: 'TransactionConflict' }],
+    });
+    expect(endpoint.stats().transactionConflicts).toBe(2);
   });
 
+  it('a plain write to a busy item: 400 TransactionConflictException', async () => {
+    const endpoint = await open({ occupancyMs: 60_000 });
+    const { doc } = clientOf(endpoint, 1);
+    const [x] = keys(1, 'SHAPE-PLAIN');
+    if (!x) throw new Error('no key');
+    await doc.send(transaction(x));
+
+    const answer = await wire(endpoint, 'PutItem', { TableName: tableName, Item: wireKey(x) });
+    const error = await refusal(doc.send(new PutCommand({ TableName: tableName, Item: x })));
+
+    expect(answer).toEqual({
+      status: 400,
+      contentType: 'application/x-amz-json-1.0',
+      body: {
+        __type: 'com.amazonaws.dynamodb.v20120810#TransactionConflictException',
+        message: 'Transaction is ongoing for the item',
+      },
+    });
+    expect(error).toBeInstanceOf(TransactionConflictException);
+    expect(error).toMatchObject({
+      message: 'Transaction is ongoing for the item',
+      $metadata: { httpStatusCode: 400 },
+    });
+  });
+
+  it('a hot partition: 400 ThrottlingException with a KeyRangeThroughputExceeded reason for the table', async () => {
+    const endpoint = await open({ writeUnitsPerSecond: 1 });
+    const { doc } = clientOf(endpoint, 1);
+    const [x, y] = keys(2, 'SHAPE-HOT', true);
+    if (!x || !y) throw new Error('no keys');
+    await doc.send(new PutCommand({ TableName: tableName, Item: x }));
+
+    const answer = await wire(endpoint, 'PutItem', { TableName: tableName, Item: wireKey(y) });
+    const error = await refusal(doc.send(new PutCommand({ TableName: tableName, Item: y })));
+
+    const reason = {
+      reason: 'TableWriteKeyRangeThroughputExceeded',
+      resource: `arn:aws:dynamodb:local:000000000000:table/${tableName}`,
+    };
+    expect(answer).toEqual({
+      status: 400,
+      contentType: 'application/x-amz-json-1.0',
+      body: {
+        __type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException',
+        message:
+          'Throughput exceeds the current capacity of your table or index. Check if you have a hot key.',
+        throttlingReasons: [reason],
+      },
+    });
+    expect(error).toBeInstanceOf(ThrottlingException);
+    expect(error).toMatchObject({ $metadata: { httpStatusCode: 400 }, throttlingReasons: [reason] });
+    expect(endpoint.stats().throttles).toBe(2);
+  });
+
+  it('passes DynamoDB Local answers through as they are: its own errors and successes', async () => {
+    const endpoint = await open({});
+    const [x] = keys(1, 'PASS');
+    if (!x) throw new Error('no key');
+
+    const missing = await wire(endpoint, 'GetItem', { TableName: `${tableName}-missing`, Key: wireKey(x) });
+    await wire(endpoint, 'PutItem', { TableName: tableName, Item: { ...wireKey(x), n: { N: '7' } } });
+    const found = await wire(endpoint, 'GetItem', {
+      TableName: tableName,
+      Key: wireKey(x),
+      ConsistentRead: true,
+    });
+
+    expect(missing.status).toBe(400);
+    expect(String(missing.body.__type)).toMatch(/#ResourceNotFoundException$/);
+    expect(found).toMatchObject({ status: 200, body: { Item: { ...wireKey(x), n: { N: '7' } } } });
+  });
+});
+
+describe('transactions and plain writes on busy items', () => {
   it('a second transaction on an item in a transaction is cancelled with TransactionConflict on that item and None on the others', async () => {
     // In flight: with no occupancy, the two overlap only while the first waits for its answer.
-    install({ occupancyMs: 0 });
+    const inFlight = clientOf(await open({ occupancyMs: 0 })).doc;
     const [x, y, z] = keys(3, 'TXN');
     if (!x || !y || !z) throw new Error('no keys');
-    const [a, b] = await Promise.allSettled([db.send(transaction(x, y)), db.send(transaction(x, z))]);
+    const [a, b] = await Promise.allSettled([
+      inFlight.send(transaction(x, y)),
+      inFlight.send(transaction(x, z)),
+    ]);
     expect([a.status, b.status].sort()).toEqual(['fulfilled', 'rejected']);
     const loser = a.status === 'rejected' ? a.reason : b.status === 'rejected' ? b.reason : undefined;
     expect(codesOf(loser)).toEqual(['TransactionConflict', 'None']);
 
     // Within occupancy after the answer, then past it.
-    const mode = install({ occupancyMs: 300 });
-    await db.send(transaction(x, y));
-    const cancelled = db.send(transaction(x, z));
-    expect(await cancellationCodes(cancelled)).toEqual(['TransactionConflict', 'None']);
-    await expect(cancelled).rejects.toThrow(
-      'Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]',
-    );
-    expect(mode.stats().transactionConflicts).toBe(1);
+    const endpoint = await open({ occupancyMs: 300 });
+    const { doc } = clientOf(endpoint);
+    await doc.send(transaction(x, y));
+    expect(await cancellationCodes(doc.send(transaction(x, z)))).toEqual(['TransactionConflict', 'None']);
+    expect(endpoint.stats().transactionConflicts).toBe(1);
     await sleep(350);
-    await db.send(transaction(x, z));
-    const item = await db.send(new GetCommand({ TableName: tableName, Key: x, ConsistentRead: true }));
+    await doc.send(transaction(x, z));
+    const item = await doc.send(new GetCommand({ TableName: tableName, Key: x, ConsistentRead: true }));
     expect(item.Item?.n).toBe(3);
   });
 
   it('a retry of a transaction that reached DynamoDB (same ClientRequestToken) is a replay, not a conflict with itself', async () => {
-    const mode = install({ occupancyMs: 300 });
+    const endpoint = await open({ occupancyMs: 300 });
+    const { doc } = clientOf(endpoint);
     const [x, y] = keys(2, 'REPLAY');
     if (!x || !y) throw new Error('no keys');
     const withToken = (key: Key, token: string) => {
@@ -174,141 +321,197 @@ describe('contention mode on DynamoDB Local', () => {
       return command;
     };
     const token = randomUUID();
-    await db.send(withToken(x, token));
-    await db.send(withToken(x, token));
-    expect(mode.stats().transactionConflicts).toBe(0);
-    expect(await cancellationCodes(db.send(withToken(x, randomUUID())))).toEqual(['TransactionConflict']);
+    await doc.send(withToken(x, token));
+    await doc.send(withToken(x, token));
+    expect(endpoint.stats().transactionConflicts).toBe(0);
+    expect(await cancellationCodes(doc.send(withToken(x, randomUUID())))).toEqual(['TransactionConflict']);
 
     // While the first attempt is unanswered, DynamoDB says TransactionInProgressException (which the SDK retries).
-    const { client, doc } = bareClient();
-    try {
-      install({ occupancyMs: 300 }, client);
-      const again = randomUUID();
-      const [first, second] = await Promise.allSettled([
-        doc.send(withToken(y, again)),
-        doc.send(withToken(y, again)),
-      ]);
-      expect(first.status).toBe('fulfilled');
-      expect(second.status === 'rejected' ? second.reason : undefined).toBeInstanceOf(
-        TransactionInProgressException,
-      );
-    } finally {
-      client.destroy();
-    }
+    const bare = clientOf(endpoint, 1).doc;
+    const again = randomUUID();
+    const [first, second] = await Promise.allSettled([
+      bare.send(withToken(y, again)),
+      bare.send(withToken(y, again)),
+    ]);
+    expect(first.status).toBe('fulfilled');
+    expect(second.status === 'rejected' ? second.reason : undefined).toBeInstanceOf(
+      TransactionInProgressException,
+    );
   });
 
-  it('a plain write to an item in a transaction fails with TransactionConflictException; a GetItem of it succeeds', async () => {
-    const mode = install({ occupancyMs: 300 });
-    const [x] = keys(1, 'PLAIN');
-    if (!x) throw new Error('no key');
-    await db.send(transaction(x));
-    await expect(
-      db.send(new PutCommand({ TableName: tableName, Item: { ...x, n: 9 } })),
-    ).rejects.toBeInstanceOf(TransactionConflictException);
-    await expect(
-      db.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: x,
-          UpdateExpression: 'REMOVE #n',
-          ExpressionAttributeNames: { '#n': 'n' },
-        }),
-      ),
-    ).rejects.toBeInstanceOf(TransactionConflictException);
-    const read = await db.send(new GetCommand({ TableName: tableName, Key: x, ConsistentRead: true }));
+  it('a plain write (Put, Update, a BatchWrite item) to an item in a transaction fails with TransactionConflictException; a GetItem of it succeeds', async () => {
+    const endpoint = await open({ occupancyMs: 300 });
+    const { doc } = clientOf(endpoint, 1);
+    const [x, other] = keys(2, 'PLAIN');
+    if (!x || !other) throw new Error('no keys');
+    await doc.send(transaction(x));
+    const conflicts = [
+      new PutCommand({ TableName: tableName, Item: { ...x, n: 9 } }),
+      new UpdateCommand({
+        TableName: tableName,
+        Key: x,
+        UpdateExpression: 'REMOVE #n',
+        ExpressionAttributeNames: { '#n': 'n' },
+      }),
+      new BatchWriteCommand({
+        RequestItems: { [tableName]: [{ PutRequest: { Item: other } }, { DeleteRequest: { Key: x } }] },
+      }),
+    ];
+    for (const command of conflicts) {
+      // biome-ignore lint/suspicious/noExplicitAny: three command types, one client
+      await expect(doc.send(command as any)).rejects.toBeInstanceOf(TransactionConflictException);
+    }
+    const read = await doc.send(new GetCommand({ TableName: tableName, Key: x, ConsistentRead: true }));
     expect(read.Item?.n).toBe(1);
-    expect(mode.stats().writeConflicts).toBe(2);
+    // The batch was refused whole: its other item was not written either.
+    expect((await doc.send(new GetCommand({ TableName: tableName, Key: other }))).Item).toBeUndefined();
+    expect(endpoint.stats().writeConflicts).toBe(3);
     // A transactional read is no plain read: it conflicts like a transaction.
-    const transactGet = db.send(
+    const transactGet = doc.send(
       new TransactGetCommand({ TransactItems: [{ Get: { TableName: tableName, Key: x } }] }),
     );
     expect(await cancellationCodes(transactGet)).toEqual(['TransactionConflict']);
     await sleep(350);
-    await db.send(new PutCommand({ TableName: tableName, Item: { ...x, n: 9 } }));
+    await doc.send(new PutCommand({ TableName: tableName, Item: { ...x, n: 9 } }));
+  });
+});
+
+describe('one endpoint, every client', () => {
+  it("a transaction sent by another process makes this process's write conflict, and both read the same counters over HTTP", async () => {
+    const endpoint = await open({ occupancyMs: 60_000 });
+    const { doc } = clientOf(endpoint, 1);
+    const [x] = keys(1, 'SHARED');
+    if (!x) throw new Error('no key');
+
+    // Its own Node process and SDK client, sharing nothing with this one but the endpoint.
+    const script = `
+      import { DynamoDBClient, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+      const client = new DynamoDBClient({ endpoint: process.env.ENDPOINT, region: 'us-east-1', maxAttempts: 1,
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      await client.send(new TransactWriteItemsCommand(JSON.parse(process.env.INPUT)));
+      const stats = await (await fetch(process.env.ENDPOINT + '${STATS_PATH}')).json();
+      console.log(JSON.stringify(stats.partitions));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, ENDPOINT: endpoint.endpoint, INPUT: JSON.stringify(wireIncrement(x)) },
+    });
+
+    await expect(doc.send(new PutCommand({ TableName: tableName, Item: x }))).rejects.toBeInstanceOf(
+      TransactionConflictException,
+    );
+    expect(JSON.parse(stdout)).toEqual([{ partition: basePartition(x.pk), writeUnits: 2, readUnits: 0 }]);
+    const stats = await (await fetch(`${endpoint.endpoint}${STATS_PATH}`)).json();
+    expect(stats).toMatchObject({ params: { ...CLOUD, occupancyMs: 60_000 }, writeConflicts: 1 });
+
+    expect((await fetch(`${endpoint.endpoint}${RESET_PATH}`, { method: 'POST' })).status).toBe(204);
+    expect(endpoint.stats()).toMatchObject({ writeConflicts: 0, transactionConflicts: 0, partitions: [] });
   });
 
+  it('new parameters over HTTP start afresh; null turns the mode off and forwards every request untouched', async () => {
+    const endpoint = await open({ occupancyMs: 60_000 });
+    const { doc } = clientOf(endpoint, 1);
+    const [x] = keys(1, 'PARAMS');
+    if (!x) throw new Error('no key');
+    const put = (body: unknown) =>
+      fetch(`${endpoint.endpoint}${PARAMS_PATH}`, { method: 'PUT', body: JSON.stringify(body) });
+    await doc.send(transaction(x));
+    await expect(doc.send(transaction(x))).rejects.toBeInstanceOf(TransactionCanceledException);
+
+    expect((await put({ ...CLOUD, occupancyMs: 60_000 })).status).toBe(200);
+    await doc.send(transaction(x));
+    await expect(doc.send(transaction(x))).rejects.toBeInstanceOf(TransactionCanceledException);
+    expect((await put({ ...CLOUD, writeUnitsPerSecond: 0 })).status).toBe(400);
+
+    expect(await (await put(null)).json()).toEqual({ params: null });
+    const forwarded = endpoint.stats().forwarded;
+    await doc.send(transaction(x));
+    await doc.send(transaction(x));
+    expect(endpoint.stats()).toMatchObject({ transactionConflicts: 2, forwarded: forwarded + 2 });
+    const item = await doc.send(new GetCommand({ TableName: tableName, Key: x, ConsistentRead: true }));
+    expect(item.Item?.n).toBe(4);
+  });
+});
+
+describe('partition throughput', () => {
   it('a burst of writes to one partition is throttled after one second of its rate; other partitions are unaffected', async () => {
-    // Through the shared client, whose standard retry re-sends throttled calls: judged by the model's counters.
-    const mode = install({ writeUnitsPerSecond: 10 });
+    // Through the SDK's standard retry, which re-sends throttled calls: judged by the endpoint's counters.
+    const endpoint = await open({ writeUnitsPerSecond: 10 });
+    const { doc } = clientOf(endpoint);
     const hot = keys(30, 'HOT', true);
     const cold = keys(5, 'COLD', true);
     const started = performance.now();
-    const put = (key: Key) => db.send(new PutCommand({ TableName: tableName, Item: key }));
+    const put = (key: Key) => doc.send(new PutCommand({ TableName: tableName, Item: key }));
     const [hotResults, coldResults] = await Promise.all([
       Promise.allSettled(hot.map(put)),
       Promise.allSettled(cold.map(put)),
     ]);
     const seconds = (performance.now() - started) / 1000;
     const landed = hotResults.filter((result) => result.status === 'fulfilled').length;
-    const hotUsage = usageOf(mode, basePartition(hot[0]?.pk ?? ''));
-    expect(mode.stats().throttles).toBeGreaterThanOrEqual(15);
+    const hotUsage = usageOf(endpoint, basePartition(hot[0]?.pk ?? ''));
+    expect(endpoint.stats().throttles).toBeGreaterThanOrEqual(15);
     expect(hotUsage.writeUnits).toBe(landed);
     expect(landed).toBeLessThanOrEqual(10 + 10 * seconds + 1);
     for (const result of hotResults) {
       if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(ThrottlingException);
     }
     expect(coldResults.every((result) => result.status === 'fulfilled')).toBe(true);
-    expect(usageOf(mode, basePartition(cold[0]?.pk ?? '')).writeUnits).toBe(5);
+    expect(usageOf(endpoint, basePartition(cold[0]?.pk ?? '')).writeUnits).toBe(5);
   });
 
   it('without SDK retries the caller gets ThrottlingException for each write past the bucket, and for reads in deficit', async () => {
-    const { client, doc } = bareClient();
-    try {
-      const mode = install({ writeUnitsPerSecond: 10, readUnitsPerSecond: 2 }, client);
-      const hot = keys(20, 'RAW', true);
-      const results = await Promise.allSettled(
-        hot.map((key) => doc.send(new PutCommand({ TableName: tableName, Item: key }))),
+    const endpoint = await open({ writeUnitsPerSecond: 10, readUnitsPerSecond: 2 });
+    const { doc } = clientOf(endpoint, 1);
+    const hot = keys(20, 'RAW', true);
+    const results = await Promise.allSettled(
+      hot.map((key) => doc.send(new PutCommand({ TableName: tableName, Item: key }))),
+    );
+    const rejected = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
+    expect(20 - rejected.length).toBeGreaterThanOrEqual(10);
+    expect(20 - rejected.length).toBeLessThanOrEqual(12);
+    for (const error of rejected) {
+      expect(error).toBeInstanceOf(ThrottlingException);
+      expect((error as ThrottlingException).throttlingReasons?.[0]?.reason).toBe(
+        'TableWriteKeyRangeThroughputExceeded',
       );
-      const rejected = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
-      expect(20 - rejected.length).toBeGreaterThanOrEqual(10);
-      expect(20 - rejected.length).toBeLessThanOrEqual(12);
-      for (const error of rejected) {
-        expect(error).toBeInstanceOf(ThrottlingException);
-        expect((error as ThrottlingException).throttlingReasons?.[0]?.reason).toBe(
-          'TableWriteKeyRangeThroughputExceeded',
-        );
-      }
-      expect(mode.stats().throttles).toBe(rejected.length);
-
-      // Reads of unknown size are admitted until the bucket is in deficit: 2 tokens, 1 per read, the third overdraws.
-      const get = () => doc.send(new GetCommand({ TableName: tableName, Key: hot[0], ConsistentRead: true }));
-      for (let i = 0; i < 3; i++) await get();
-      await expect(get()).rejects.toBeInstanceOf(ThrottlingException);
-    } finally {
-      client.destroy();
     }
+    expect(endpoint.stats().throttles).toBe(rejected.length);
+
+    // Reads of unknown size are admitted until the bucket is in deficit: 2 tokens, 1 per read, the third overdraws.
+    const get = () => doc.send(new GetCommand({ TableName: tableName, Key: hot[0], ConsistentRead: true }));
+    for (let i = 0; i < 3; i++) await get();
+    await expect(get()).rejects.toBeInstanceOf(ThrottlingException);
   });
 
   it('a transaction short of capacity is cancelled with ThrottlingError on the item whose partition lacks units', async () => {
-    const mode = install({ writeUnitsPerSecond: 4 });
+    const endpoint = await open({ writeUnitsPerSecond: 4 });
+    const { doc } = clientOf(endpoint);
     const [a1, a2, a3] = keys(3, 'TXNCAP', true);
     const [b] = keys(1, 'TXNCAP');
     if (!a1 || !a2 || !a3 || !b) throw new Error('no keys');
-    await db.send(transaction(a1));
-    await db.send(transaction(a2));
-    const cancelled = db.send(transaction(a3, b));
-    expect(await cancellationCodes(cancelled)).toEqual(['ThrottlingError', 'None']);
-    expect(mode.stats().throttles).toBe(1);
-    expect(usageOf(mode, basePartition(a1.pk)).writeUnits).toBe(4);
-    expect(usageOf(mode, basePartition(b.pk)).writeUnits).toBe(0);
+    await doc.send(transaction(a1));
+    await doc.send(transaction(a2));
+    expect(await cancellationCodes(doc.send(transaction(a3, b)))).toEqual(['ThrottlingError', 'None']);
+    expect(endpoint.stats().throttles).toBe(1);
+    expect(usageOf(endpoint, basePartition(a1.pk)).writeUnits).toBe(4);
+    expect(usageOf(endpoint, basePartition(b.pk)).writeUnits).toBe(0);
   });
 
   it('GSI writes charge the index partition: 1 when an index key is written or removed, 1 on each side of a move', async () => {
-    const mode = install({});
+    const endpoint = await open({});
+    const { doc } = clientOf(endpoint);
     const [order] = keys(1, 'ORDER');
     if (!order) throw new Error('no key');
     const deadline = `DEADLINE#${randomUUID()}`;
     const indexPartition = (value: string) => `${tableName}/${byDeadline.indexName}:${value}`;
-    await db.send(
+    await doc.send(
       new PutCommand({
         TableName: tableName,
         Item: { ...order, [byDeadline.partitionKey]: deadline, [byDeadline.sortKey]: '0001' },
       }),
     );
-    expect(usageOf(mode, indexPartition(deadline)).writeUnits).toBe(1);
-    expect(usageOf(mode, basePartition(order.pk)).writeUnits).toBe(1);
+    expect(usageOf(endpoint, indexPartition(deadline)).writeUnits).toBe(1);
+    expect(usageOf(endpoint, basePartition(order.pk)).writeUnits).toBe(1);
 
-    await db.send(
+    await doc.send(
       new UpdateCommand({
         TableName: tableName,
         Key: order,
@@ -316,8 +519,8 @@ describe('contention mode on DynamoDB Local', () => {
         ExpressionAttributeNames: { '#gpk': byDeadline.partitionKey, '#gsk': byDeadline.sortKey },
       }),
     );
-    expect(usageOf(mode, indexPartition(deadline)).writeUnits).toBe(2);
-    expect(usageOf(mode, basePartition(order.pk)).writeUnits).toBe(2);
+    expect(usageOf(endpoint, indexPartition(deadline)).writeUnits).toBe(2);
+    expect(usageOf(endpoint, basePartition(order.pk)).writeUnits).toBe(2);
 
     // A move: back onto `deadline`, then to `later`.
     const later = `DEADLINE#${randomUUID()}`;
@@ -329,52 +532,50 @@ describe('contention mode on DynamoDB Local', () => {
         ExpressionAttributeNames: { '#gpk': byDeadline.partitionKey, '#gsk': byDeadline.sortKey },
         ExpressionAttributeValues: { ':v': value, ':s': '0002' },
       });
-    await db.send(setDeadline(deadline));
-    await db.send(setDeadline(later));
-    expect(usageOf(mode, indexPartition(deadline)).writeUnits).toBe(4);
-    expect(usageOf(mode, indexPartition(later)).writeUnits).toBe(1);
-    const partitions = mode.stats().partitions;
+    await doc.send(setDeadline(deadline));
+    await doc.send(setDeadline(later));
+    expect(usageOf(endpoint, indexPartition(deadline)).writeUnits).toBe(4);
+    expect(usageOf(endpoint, indexPartition(later)).writeUnits).toBe(1);
+    const partitions = endpoint.stats().partitions;
     expect(partitions.map((usage) => usage.writeUnits)).toEqual([4, 4, 1]);
     expect(partitions[2]?.partition).toBe(indexPartition(later));
   });
 
   it('a GSI partition out of write units throttles writes to any base partition (back-pressure)', async () => {
-    const { client, doc } = bareClient();
-    try {
-      install({ writeUnitsPerSecond: 2 }, client);
-      const deadline = `DEADLINE#${randomUUID()}`;
-      const put = (key: Key) =>
-        doc.send(
-          new PutCommand({
-            TableName: tableName,
-            Item: { ...key, [byDeadline.partitionKey]: deadline, [byDeadline.sortKey]: key.sk },
-          }),
-        );
-      const [a, b, c] = keys(3, 'BACKPRESSURE');
-      if (!a || !b || !c) throw new Error('no keys');
-      await put(a);
-      await put(b);
-      const error = await put(c).catch((reason: unknown) => reason);
-      expect(error).toBeInstanceOf(ThrottlingException);
-      expect((error as ThrottlingException).throttlingReasons?.[0]?.reason).toBe(
-        'IndexWriteKeyRangeThroughputExceeded',
+    const endpoint = await open({ writeUnitsPerSecond: 2 });
+    const { doc } = clientOf(endpoint, 1);
+    const deadline = `DEADLINE#${randomUUID()}`;
+    const put = (key: Key) =>
+      doc.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { ...key, [byDeadline.partitionKey]: deadline, [byDeadline.sortKey]: key.sk },
+        }),
       );
-    } finally {
-      client.destroy();
-    }
+    const [a, b, c] = keys(3, 'BACKPRESSURE');
+    if (!a || !b || !c) throw new Error('no keys');
+    await put(a);
+    await put(b);
+    const error = await refusal(put(c));
+    expect(error).toBeInstanceOf(ThrottlingException);
+    expect((error as ThrottlingException).throttlingReasons?.[0]).toEqual({
+      reason: 'IndexWriteKeyRangeThroughputExceeded',
+      resource: `arn:aws:dynamodb:local:000000000000:table/${tableName}/index/${byDeadline.indexName}`,
+    });
   });
 
   it('reads cost 1 unit per 4 KB consistent, half eventually consistent, with a minimum even when nothing is found', async () => {
-    const mode = install({});
+    const endpoint = await open({});
+    const { client, doc } = clientOf(endpoint);
     const [big, missing] = keys(2, 'READ', true);
     if (!big || !missing) throw new Error('no keys');
-    await db.send(new PutCommand({ TableName: tableName, Item: { ...big, blob: 'x'.repeat(5000) } }));
-    const reads = () => usageOf(mode, basePartition(big.pk)).readUnits;
-    await db.send(new GetCommand({ TableName: tableName, Key: big, ConsistentRead: true }));
+    await doc.send(new PutCommand({ TableName: tableName, Item: { ...big, blob: 'x'.repeat(5000) } }));
+    const reads = () => usageOf(endpoint, basePartition(big.pk)).readUnits;
+    await doc.send(new GetCommand({ TableName: tableName, Key: big, ConsistentRead: true }));
     expect(reads()).toBe(2);
-    await db.send(new GetCommand({ TableName: tableName, Key: big }));
+    await doc.send(new GetCommand({ TableName: tableName, Key: big }));
     expect(reads()).toBe(3);
-    await db.send(
+    await doc.send(
       new QueryCommand({
         TableName: tableName,
         KeyConditionExpression: '#pk = :pk',
@@ -383,7 +584,7 @@ describe('contention mode on DynamoDB Local', () => {
       }),
     );
     expect(reads()).toBe(4);
-    await db.send(
+    await doc.send(
       new QueryCommand({
         TableName: tableName,
         KeyConditionExpression: '#pk = :pk AND #sk = :none',
@@ -392,35 +593,31 @@ describe('contention mode on DynamoDB Local', () => {
       }),
     );
     expect(reads()).toBe(4.5);
-    await db.send(
+    await doc.send(
       new BatchGetCommand({ RequestItems: { [tableName]: { Keys: [big, missing], ConsistentRead: true } } }),
     );
     expect(reads()).toBe(7.5);
-    // The raw client's answer is still marshalled at the middleware's step; the estimate is the same.
-    await dynamo.send(
-      new GetItemCommand({
-        TableName: tableName,
-        Key: { pk: { S: big.pk }, sk: { S: big.sk } },
-        ConsistentRead: true,
-      }),
-    );
+    await client.send(new GetItemCommand({ TableName: tableName, Key: wireKey(big), ConsistentRead: true }));
     expect(reads()).toBe(9.5);
   });
+});
 
-  it('a hot item caps transactions near 1/occupancy per second, and spreading them over partitions lifts the cap', async () => {
-    const mode = install(CLOUD_SCALED);
+describe('the ceiling of a hot item', () => {
+  it('a raw single-item transaction loop lands near 1000/occupancy successes/s, and 8 items under 8 partition keys do several times more', async () => {
+    const endpoint = await open(CLOUD_SCALED);
+    const { doc } = clientOf(endpoint);
     const ceiling = 1000 / CLOUD_SCALED.occupancyMs;
-    const single = await hammer(keys(1, 'HOTITEM'), 64, 3000);
-    const spread = await hammer(keys(8, 'SPREAD'), 64, 3000);
+    const single = await hammer(doc, endpoint, keys(1, 'HOTITEM'), 3000);
+    const spread = await hammer(doc, endpoint, keys(8, 'SPREAD'), 3000);
     // Each cycle is occupancy + the winning call's latency, and on a loaded 2-core machine that latency can reach
     // hundreds of ms: the floor is judged against the cycle actually measured, the ceiling against occupancy alone.
     const cycleCeiling = 1000 / (CLOUD_SCALED.occupancyMs + single.latencyMs);
     console.log(
-      `contention mode ${JSON.stringify(CLOUD_SCALED)}: one item ${single.rate.toFixed(1)} txn/s ` +
+      `contention endpoint ${JSON.stringify(CLOUD_SCALED)}: one item ${single.rate.toFixed(1)} txn/s ` +
         `(${single.conflicts} conflicts, winning call ${single.latencyMs.toFixed(0)} ms), ` +
         `8 items on 8 partitions ${spread.rate.toFixed(1)} txn/s (${spread.conflicts} conflicts, ` +
         `winning call ${spread.latencyMs.toFixed(0)} ms); ceiling ${ceiling}/s per item; ` +
-        `throttles ${mode.stats().throttles}`,
+        `throttles ${endpoint.stats().throttles}`,
     );
     expect(single.rate).toBeGreaterThanOrEqual(0.6 * cycleCeiling);
     expect(single.rate).toBeLessThanOrEqual(1.05 * ceiling);
@@ -429,14 +626,19 @@ describe('contention mode on DynamoDB Local', () => {
   });
 });
 
-// 64 workers share one event loop and the SDK spends ~0.5 ms of CPU on each attempt, refusal or not: retrying after
+// 64 workers share one event loop with the endpoint, and each attempt costs CPU here, refusal or not: retrying after
 // 0-20 ms saturated the loop (and inflated every call's latency). 0-100 ms still puts an attempt on a freed item
 // within ~2 ms (63 waiting workers), a few percent of a 100 ms cycle.
 const RETRY_WAIT_MS = 100;
+const WORKERS = 64;
 
-/** `workers` loops of single-item transactions over `items` (worker i on item i mod n) for `ms`; counts are checked. */
-async function hammer(items: Key[], workers: number, ms: number) {
-  for (const Key of items) await db.send(new PutCommand({ TableName: tableName, Item: { ...Key, n: 0 } }));
+/**
+ * `WORKERS` loops of single-item transactions over `items` (worker i on item i mod n) for `ms`. The successes are
+ * checked against the items' counters and against the endpoint's own count (2 write units per transaction).
+ */
+async function hammer(doc: DynamoDBDocumentClient, endpoint: ContentionEndpoint, items: Key[], ms: number) {
+  for (const Key of items) await doc.send(new PutCommand({ TableName: tableName, Item: { ...Key, n: 0 } }));
+  endpoint.reset();
   let successes = 0;
   let conflicts = 0;
   let latency = 0;
@@ -446,7 +648,7 @@ async function hammer(items: Key[], workers: number, ms: number) {
     while (performance.now() < deadline) {
       const sent = performance.now();
       try {
-        await db.send(
+        await doc.send(
           new TransactWriteCommand({
             TransactItems: [
               {
@@ -472,17 +674,20 @@ async function hammer(items: Key[], workers: number, ms: number) {
     }
   };
   const loops: Promise<void>[] = [];
-  for (let i = 0; i < workers; i++) {
+  for (let i = 0; i < WORKERS; i++) {
     const key = items[i % items.length];
     if (key) loops.push(worker(key));
   }
   await Promise.all(loops);
   const seconds = (performance.now() - started) / 1000;
+  const stats = endpoint.stats();
   let total = 0;
   for (const Key of items) {
-    const read = await db.send(new GetCommand({ TableName: tableName, Key, ConsistentRead: true }));
+    const read = await doc.send(new GetCommand({ TableName: tableName, Key, ConsistentRead: true }));
     total += Number(read.Item?.n ?? 0);
   }
   expect(total).toBe(successes);
+  expect(stats.partitions.reduce((sum, usage) => sum + usage.writeUnits, 0)).toBe(2 * successes);
+  expect(stats.transactionConflicts).toBe(conflicts);
   return { rate: successes / seconds, conflicts, latencyMs: successes > 0 ? latency / successes : 0 };
 }

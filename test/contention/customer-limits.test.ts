@@ -1,16 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLOUD_SCALED, type ContentionMode, installContentionMode } from '../../infra/local/contention.ts';
+// First: this file's contention endpoint, before the app's client reads DYNAMODB_ENDPOINT.
+import '../support/contention-on.ts';
+
+import { describe, expect, it } from 'vitest';
 import { checkLedger } from '../../shared/audit/ledger.ts';
-import { dynamo } from '../../shared/db/client.ts';
 import { createHold } from '../../shared/holds/service.ts';
 import { sweep } from '../../shared/sweep/service.ts';
+import { contention } from '../support/contention-on.ts';
 import { at, limitedProduct, T0 } from '../support/fixtures.ts';
-
-let mode: ContentionMode;
-beforeAll(() => {
-  mode = installContentionMode(dynamo, CLOUD_SCALED);
-});
-afterAll(() => mode.uninstall());
 
 const codeOf = (result: PromiseSettledResult<unknown>) =>
   result.status === 'fulfilled' ? 'OK' : ((result.reason as { code?: string }).code ?? String(result.reason));
@@ -39,7 +35,7 @@ describe('per-customer limits under the contention mode', () => {
     const report = await checkLedger(product);
     expect(report.violations).toEqual([]);
     expect(report.customers).toMatchObject([{ customer_id: 'bot', counter: 2, active_holds: 2 }]);
-    expect(mode.stats().transactionConflicts).toBeGreaterThan(0);
+    expect(contention.stats().transactionConflicts).toBeGreaterThan(0);
   });
 
   it('sells out to a crowd of limited buyers: nobody over the limit, no unit sold twice, allowances back at expiry', async () => {

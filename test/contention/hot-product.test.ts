@@ -1,10 +1,11 @@
 // One hot product under the contention mode (the cloud's conflicts, occupancy and partition limits, scaled to this
 // machine): no oversell, only 201/409/503 with 503 rare, expired stock reaches the crowd, restocks under load balance.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// First: this file's contention endpoint, before the app's client reads DYNAMODB_ENDPOINT.
+import '../support/contention-on.ts';
+
+import { describe, expect, it } from 'vitest';
 import { handler as createHoldHandler } from '../../functions/create-hold.ts';
-import { CLOUD_SCALED, type ContentionMode, installContentionMode } from '../../infra/local/contention.ts';
 import { checkLedger } from '../../shared/audit/ledger.ts';
-import { dynamo } from '../../shared/db/client.ts';
 import { acquireLease } from '../../shared/db/lease.ts';
 import { getHold } from '../../shared/holds/items.ts';
 import { reclaimForBuyers } from '../../shared/holds/reclaim.ts';
@@ -12,14 +13,9 @@ import { createHold } from '../../shared/holds/service.ts';
 import { putProduct } from '../../shared/stock/service.ts';
 import { readProduct } from '../../shared/stock/view.ts';
 import { sweep } from '../../shared/sweep/service.ts';
+import { contention } from '../support/contention-on.ts';
 import { at, productWithBuckets, productWithStock, T0 } from '../support/fixtures.ts';
 import { invoke } from '../support/lambda.ts';
-
-let mode: ContentionMode;
-beforeAll(() => {
-  mode = installContentionMode(dynamo, CLOUD_SCALED);
-});
-afterAll(() => mode.uninstall());
 
 /** Answers by status (and error code), e.g. { '201': 10, '409 INSUFFICIENT_STOCK': 90 }. */
 function tally(answers: { status: number; body: { error?: { code: string } } }[]): Record<string, number> {
@@ -63,7 +59,7 @@ describe('one hot product under the contention mode', () => {
     expect((counts['503 SERVICE_UNAVAILABLE'] ?? 0) / answers.length).toBeLessThan(0.01);
     await expectNoOversell(product, 300);
     console.log(
-      `buyers under contention: ${JSON.stringify(counts)}, conflicts ${mode.stats().transactionConflicts}`,
+      `buyers under contention: ${JSON.stringify(counts)}, conflicts ${contention.stats().transactionConflicts}`,
     );
   });
 

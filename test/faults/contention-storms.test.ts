@@ -1,13 +1,15 @@
-// The property test's random sequences with the contention mode on the shared client: real TransactionConflict
+// The property test's random sequences through this file's contention endpoint: real TransactionConflict
 // storms (items stay "in a transaction" 50 ms after each answer, so the concurrent steps and back-to-back writes to
 // one bucket collide), alone and with injected faults on top. Answers stay 2xx/4xx/503 + Retry-After, and the
 // scenario runner checks the ledger per bucket, in total and per customer counter after every step.
 import '../support/identity-on.ts';
+// This file's contention endpoint, before the app's client reads DYNAMODB_ENDPOINT; the storms set its parameters.
+import '../support/contention-on.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { CLOUD, type ContentionStats, installContentionMode } from '../../infra/local/contention.ts';
+import { CLOUD, type ContentionStats } from '../../infra/local/contention.ts';
 import { ALL_FAULTS, seededRandom, setFaultPlan } from '../../infra/local/faults.ts';
 import { dynamo } from '../../shared/db/client.ts';
 import {
@@ -20,6 +22,7 @@ import {
   type Scenario,
   scenarioArbitrary,
 } from '../property/scenario.ts';
+import { contention } from '../support/contention-on.ts';
 
 /** Runs per variant (PROPERTY_RUNS=300, the soak, gives 75 and 38): conflicts and faults cost backoff. */
 const runsFor = (share: number) => Math.max(1, Math.ceil(Number(process.env.PROPERTY_RUNS ?? 40) / share));
@@ -170,7 +173,8 @@ describe('checkout under TransactionConflict storms from the contention mode', (
         const seed = seedFor(`contention-storms (${name})`, runs);
         cleanupConflicts = 0;
         const grantedBefore = holdsGranted();
-        const mode = installContentionMode(dynamo, STORM);
+        contention.setParams(STORM);
+        contention.reset();
         const stopRetrying = retryCleanupConflicts();
         let executed = 0;
         try {
@@ -190,9 +194,8 @@ describe('checkout under TransactionConflict storms from the contention mode', (
           );
         } finally {
           stopRetrying();
-          mode.uninstall();
         }
-        const stats = conflictsOf(mode.stats());
+        const stats = conflictsOf(contention.stats());
         console.log(`contention-storms (${name}): ${executed} runs, seed ${seed}`, stats);
         // The storms really happened (a replay with PROPERTY_PATH runs one scenario, which may be too quiet).
         if (!process.env.PROPERTY_PATH) expect(stats.transactionConflicts).toBeGreaterThan(0);

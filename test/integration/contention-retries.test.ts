@@ -1,4 +1,5 @@
-// Contention and throttling, which DynamoDB Local cannot produce on demand: mocked DynamoDB, real handlers.
+// The domain's answers to contention and throttling, one error at a time: mocked DynamoDB (each refusal on cue), real
+// handlers. The contention endpoint's own tests (test/contention/) produce the same errors from DynamoDB Local.
 import {
   ProvisionedThroughputExceededException,
   TransactionCanceledException,
