@@ -1,7 +1,7 @@
 // Stage settings from CDK context: safe defaults, cdk.json per-stage values, command-line overrides, loud errors.
 import { describe, expect, it } from 'vitest';
 import { MIN_UNRESERVED_CONCURRENCY, reservedConcurrency, stageSettings } from '../../infra/stage.ts';
-import { buildStage, newApp } from './fixture.ts';
+import { buildStage, newApp, templateJson } from './fixture.ts';
 
 describe('stage settings', () => {
   it('GIVEN no context at all WHEN settings are read THEN the stage is dev with safe defaults', () => {
@@ -104,6 +104,24 @@ describe('stage settings', () => {
     expect(
       stageSettings(newApp({ context: { ...high, tableThroughputQuota: '100000' } })).warmThroughput,
     ).toEqual({ table: { writeUnitsPerSecond: 80_000 } });
+  });
+
+  it('GIVEN a stage WHEN synthesized THEN its resources carry the service and stage tags, the dashboard none', () => {
+    const built = buildStage({ stage: 'prod' });
+    const resources = [built.dataTemplate, built.apiTemplate].flatMap((template) =>
+      Object.values(templateJson(template).Resources),
+    );
+    const tagsOf = (type: string) =>
+      resources.filter((resource) => resource.Type === type).map((resource) => resource.Properties.Tags);
+    const expected = expect.arrayContaining([
+      { Key: 'service', Value: 'flash-sale-checkout' },
+      { Key: 'stage', Value: 'prod' },
+    ]);
+    for (const type of ['AWS::DynamoDB::Table', 'AWS::Lambda::Function', 'AWS::Logs::LogGroup']) {
+      expect(tagsOf(type).length, type).toBeGreaterThan(0);
+      for (const tags of tagsOf(type)) expect(tags, type).toEqual(expected);
+    }
+    expect(tagsOf('AWS::CloudWatch::Dashboard')).toEqual([undefined]);
   });
 
   it('GIVEN command-line strings WHEN settings are read THEN numbers and origin lists are parsed', () => {
