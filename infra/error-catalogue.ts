@@ -54,6 +54,16 @@ export const errorCatalogue = {
     status: 401,
     description: 'X-Signature is missing, malformed, stale (over 5 minutes) or wrong; nothing changed.',
   },
+  INVALID_STRIPE_SIGNATURE: {
+    status: 400,
+    description:
+      "Stripe-Signature is missing, has no `v1` that matches one of the endpoint's signing secrets over the raw body, or its `t` is over 300 s old; nothing changed. Stripe retries it.",
+  },
+  INVALID_ADYEN_SIGNATURE: {
+    status: 401,
+    description:
+      'No item of the notification carries an `additionalData.hmacSignature` that one of the HMAC keys produces; nothing changed.',
+  },
   REQUEST_IN_PROGRESS: {
     status: 409,
     description:

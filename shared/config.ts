@@ -1,5 +1,13 @@
 // Environment, parsed once at cold start: a bad or missing setting fails the init, not a request.
 import * as z from 'zod';
+import { isHexKey } from './http/signature.ts';
+
+/** `a, b,,c` -> ['a', 'b', 'c']: every secret setting holds several values during a rotation. */
+export const splitSecrets = (value: string): string[] =>
+  value
+    .split(',')
+    .map((secret) => secret.trim())
+    .filter((secret) => secret.length > 0);
 
 const seconds = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 
@@ -18,6 +26,20 @@ const schema = z.object({
   WEBHOOK_SECRET: z.string().optional(),
   /** Secrets Manager name or ARN holding the comma-separated signing secrets. */
   WEBHOOK_SECRET_ID: z.string().optional(),
+  /** Comma-separated Stripe endpoint signing secrets (`whsec_...`, local use); the cloud passes the _ID instead. */
+  STRIPE_WEBHOOK_SECRET: z.string().optional(),
+  /** Secrets Manager name or ARN holding the comma-separated Stripe signing secrets. */
+  STRIPE_WEBHOOK_SECRET_ID: z.string().optional(),
+  /** Comma-separated Adyen HMAC keys (hex, as Adyen shows them; local use); the cloud passes the _ID instead. */
+  ADYEN_HMAC_KEY: z
+    .string()
+    .optional()
+    .refine(
+      (keys) => keys === undefined || splitSecrets(keys).every(isHexKey),
+      'must be comma-separated hex keys, as Adyen shows them',
+    ),
+  /** Secrets Manager name or ARN holding the comma-separated Adyen HMAC keys. */
+  ADYEN_HMAC_KEY_ID: z.string().optional(),
   /**
    * The identity provider whose bearer tokens identify buyers (the stage's `jwtIssuer` in the cloud, where API Gateway
    * verifies them; the local gateway verifies them itself). Unset: anonymous shoppers, and no per-customer limits.

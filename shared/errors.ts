@@ -82,6 +82,20 @@ export class InvalidSignature extends AppError {
   }
 }
 
+/** `Stripe-Signature` is missing, stale or matches none of the endpoint's secrets (Stripe retries what is not 2xx). */
+export class InvalidStripeSignature extends AppError {
+  constructor() {
+    super(400, 'INVALID_STRIPE_SIGNATURE', 'Missing or invalid Stripe-Signature');
+  }
+}
+
+/** No item of an Adyen notification carries a valid `additionalData.hmacSignature`. */
+export class InvalidAdyenSignature extends AppError {
+  constructor() {
+    super(401, 'INVALID_ADYEN_SIGNATURE', 'No notification item carries a valid hmacSignature');
+  }
+}
+
 export class RequestInProgress extends AppError {
   constructor() {
     super(

@@ -26,6 +26,12 @@ export const Metric = {
   PaymentsParked: 'PaymentsParked',
   /** A success payment that arrived after its order expired: money taken for units given back. Alarmed at > 0. */
   PaymentsRefundRequired: 'PaymentsRefundRequired',
+  /** A provider's success whose amount or currency is not the order's total: recorded, never applied. Alarmed. */
+  PaymentAmountMismatches: 'PaymentAmountMismatches',
+  /** A declined card attempt (Stripe `payment_intent.payment_failed`): recorded, the order stays pending. */
+  PaymentsDeclined: 'PaymentsDeclined',
+  /** Stripe requests or Adyen notification items whose signature matched no configured secret. Alarmed. */
+  ProviderSignaturesRejected: 'ProviderSignaturesRejected',
   /** A transaction retried after a TransactionConflict (contention on a hot item). */
   ContentionRetries: 'ContentionRetries',
   /** Answers 503 SERVICE_UNAVAILABLE (busy DynamoDB, or the time budget ran out): load shedding, not a fault. */

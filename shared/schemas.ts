@@ -4,12 +4,12 @@ import * as z from 'zod';
 import { config } from './config.ts';
 import { MAX_STOCK_BUCKETS } from './stock/rules.ts';
 
+/** An id as text: what our answers carry, and what a provider's metadata must hold to name one of our orders. */
+export const idText = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"');
+
 /** Ids: old clients send `1`, new ones `"1"`; both become the string "1". */
 export const id = z
-  .union([
-    z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"'),
-    z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-  ])
+  .union([idText, z.number().int().positive().max(Number.MAX_SAFE_INTEGER)])
   .transform(String);
 
 export const idParams = z.object({ id });
@@ -62,6 +62,45 @@ export const webhookBody = z.object({
   status: z.enum(['success', 'failure']),
 });
 export type WebhookBody = z.infer<typeof webhookBody>;
+
+/**
+ * A Stripe event as Stripe posts it (docs/payments-stripe.md). Only the envelope is checked here; what `data.object`
+ * means is decided per event type in shared/payments/stripe.ts, after the signature over the raw body matched.
+ */
+export const stripeEventBody = z.object({
+  id: z.string().min(1).max(255),
+  type: z.string().min(1).max(255),
+  created: z.number().int().optional(),
+  livemode: z.boolean().optional(),
+  data: z.object({ object: z.record(z.string(), z.unknown()) }),
+});
+export type StripeEventBody = z.infer<typeof stripeEventBody>;
+
+/** One Adyen NotificationRequestItem (docs/payments-adyen.md): the signed fields, as Adyen sends them. */
+export const adyenNotificationItem = z.object({
+  eventCode: z.string().min(1).max(255),
+  success: z.enum(['true', 'false']),
+  pspReference: z.string().min(1).max(255),
+  originalReference: z.string().max(255).optional(),
+  merchantAccountCode: z.string().max(255).optional(),
+  merchantReference: z.string().max(255).optional(),
+  /** Minor units (`value`) and ISO-4217 (`currency`). */
+  amount: z.object({ value: z.number().int(), currency: z.string().max(3) }).optional(),
+  eventDate: z.string().max(64).optional(),
+  reason: z.string().max(1024).optional(),
+  /** `hmacSignature` among others. */
+  additionalData: z.record(z.string(), z.unknown()).optional(),
+});
+export type AdyenNotificationItem = z.infer<typeof adyenNotificationItem>;
+
+/** Adyen's standard notification: one or more items, each signed on its own. */
+export const adyenNotificationBody = z.object({
+  live: z.enum(['true', 'false']).optional(),
+  notificationItems: z
+    .array(z.object({ NotificationRequestItem: adyenNotificationItem }))
+    .min(1)
+    .max(100),
+});
 
 // Responses: the `data` of each success answer. The services' view functions are typed by these (so the handlers
 // cannot drift from them) and infra/openapi.ts documents them; no handler parses its own answer at runtime.
@@ -122,3 +161,33 @@ export const paymentAwaitingOrder = z.object({
   order_id: z.string(),
   order_status: z.literal('awaiting_order'),
 });
+
+/** What a provider's event did (its idempotency key decides duplicates, so a repeat answers the same effect). */
+export const providerEventEffect = z.enum([
+  /** The order now has `order_status` (this event moved it, or an earlier one already had). */
+  'applied',
+  /** Stored until the order exists (the hold is still active). */
+  'parked',
+  /** The order is already finished the other way (`order_status`): nothing changed, logged. */
+  'conflict',
+  /** A success whose amount or currency is not the order's total: recorded and alarmed, never applied. */
+  'amount_mismatch',
+  /** A declined attempt (Stripe `payment_intent.payment_failed`): recorded, the order stays pending. */
+  'declined',
+  /** Not an outcome we act on (`reason`): nothing changed, logged. */
+  'ignored',
+]);
+export type ProviderEventEffect = z.infer<typeof providerEventEffect>;
+
+/** Stripe webhook 200: what the event did. Stripe only reads the 2xx; the body helps in its dashboard. */
+export const stripeEventAnswer = z.object({
+  event_id: z.string(),
+  effect: providerEventEffect,
+  order_id: z.string().optional(),
+  order_status: z.union([orderStatus, z.literal('awaiting_order')]).optional(),
+  /** Why an event was ignored: `unhandled_type`, `no_order_id`, `unknown_order`, `session_not_paid`. */
+  reason: z.string().optional(),
+});
+
+/** Adyen webhook 200: its acknowledgement, the plain-text body `[accepted]` (not an envelope). */
+export const adyenAccepted = z.literal('[accepted]');

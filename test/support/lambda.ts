@@ -38,6 +38,8 @@ export interface Answer {
     error?: { code: string; message: string; details?: unknown };
   };
   headers: Record<string, unknown>;
+  /** The body as sent; `body` is its JSON (undefined for a plain-text answer such as Adyen's `[accepted]`). */
+  text?: string;
   /** The invocation's `context.awsRequestId` (set by `invoke`). */
   requestId?: string;
 }
@@ -66,10 +68,15 @@ export async function invoke(handler: Handler, request: Invocation = {}): Promis
   } as unknown as APIGatewayProxyEventV2;
   const context = lambdaContext(request.functionName, request.timeoutMs);
   const result = await handler(event, context);
+  const text = result.body ?? 'null';
+  const isJson = String(result.headers?.['content-type'] ?? 'application/json').startsWith(
+    'application/json',
+  );
   return {
     status: result.statusCode ?? 0,
-    body: JSON.parse(result.body ?? 'null'),
+    body: isJson ? JSON.parse(text) : undefined,
     headers: result.headers ?? {},
+    text,
     requestId: context.awsRequestId,
   };
 }
