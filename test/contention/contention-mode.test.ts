@@ -3,6 +3,8 @@
 // the throughput ceiling a hot item imposes.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import {
@@ -44,14 +46,68 @@ const upstream = inject('dynamoUpstream');
 const tableName = process.env.TABLE_NAME ?? '';
 const byDeadline = table.indexes.byDeadline;
 
-let opened: ContentionEndpoint[] = [];
 let built: DynamoDBClient[] = [];
 
-/** This test's own endpoint in front of DynamoDB Local (CLOUD, with `params` over it). */
-async function open(params: Partial<ContentionParams>): Promise<ContentionEndpoint> {
-  const endpoint = await startContentionEndpoint({ upstream, params: { ...CLOUD, ...params } });
-  opened.push(endpoint);
+let cleanups: Array<() => Promise<void>> = [];
+
+/** This test's own endpoint in front of DynamoDB Local, or of `to` (CLOUD, with `params` over it). */
+async function open(params: Partial<ContentionParams>, to = upstream): Promise<ContentionEndpoint> {
+  const endpoint = await startContentionEndpoint({ upstream: to, params: { ...CLOUD, ...params } });
+  cleanups.push(() => endpoint.close());
   return endpoint;
+}
+
+/**
+ * DynamoDB Local behind a gate that holds every request until released: an answer still awaited, on cue (DynamoDB
+ * Local answers too fast to overlap two requests reliably on a loaded machine). Held from the start.
+ */
+async function heldUpstream() {
+  let open = false;
+  let waiting: Array<() => void> = [];
+  let onArrival = () => {};
+  const server = createServer((incoming, response) => {
+    const chunks: Buffer[] = [];
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+    incoming.on('end', async () => {
+      if (!open) {
+        await new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          onArrival();
+        });
+      }
+      const headers = Object.entries(incoming.headers).filter(
+        (entry): entry is [string, string] =>
+          typeof entry[1] === 'string' && !['host', 'connection', 'content-length'].includes(entry[0]),
+      );
+      const answer = await fetch(upstream, { method: 'POST', headers, body: Buffer.concat(chunks) });
+      response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? '' });
+      response.end(Buffer.from(await answer.arrayBuffer()));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    /** Resolves once `count` requests wait at the gate. */
+    arrived: (count: number) =>
+      new Promise<void>((resolve) => {
+        onArrival = () => waiting.length >= count && resolve();
+        onArrival();
+      }),
+    /** Lets the held requests (and every later one) through. */
+    release: () => {
+      open = true;
+      for (const resolve of waiting) resolve();
+      waiting = [];
+    },
+    /** Holds the requests from now on. */
+    hold: () => {
+      open = false;
+    },
+  };
 }
 
 /** A client of `endpoint`: the SDK's standard retries, or none (`maxAttempts: 1`) to see each raw refusal. */
@@ -68,9 +124,9 @@ function clientOf(endpoint: ContentionEndpoint, maxAttempts?: number) {
 
 afterEach(async () => {
   for (const client of built) client.destroy();
-  for (const endpoint of opened) await endpoint.close();
+  for (const cleanup of cleanups.reverse()) await cleanup();
   built = [];
-  opened = [];
+  cleanups = [];
 });
 
 function keys(count: number, label: string, samePartition = false): Key[] {
@@ -287,31 +343,35 @@ describe("the service's error shapes, on the wire and through a real SDK client"
 describe('transactions and plain writes on busy items', () => {
   it('a second transaction on an item in a transaction is cancelled with TransactionConflict on that item and None on the others', async () => {
     // In flight: with no occupancy, the two overlap only while the first waits for its answer.
-    const inFlight = clientOf(await open({ occupancyMs: 0 })).doc;
+    const gate = await heldUpstream();
+    const inFlight = clientOf(await open({ occupancyMs: 0 }, gate.url)).doc;
     const [x, y, z] = keys(3, 'TXN');
     if (!x || !y || !z) throw new Error('no keys');
-    const [a, b] = await Promise.allSettled([
-      inFlight.send(transaction(x, y)),
-      inFlight.send(transaction(x, z)),
+    const first = inFlight.send(transaction(x, y));
+    await gate.arrived(1);
+    expect(await cancellationCodes(inFlight.send(transaction(x, z)))).toEqual([
+      'TransactionConflict',
+      'None',
     ]);
-    expect([a.status, b.status].sort()).toEqual(['fulfilled', 'rejected']);
-    const loser = a.status === 'rejected' ? a.reason : b.status === 'rejected' ? b.reason : undefined;
-    expect(codesOf(loser)).toEqual(['TransactionConflict', 'None']);
+    gate.release();
+    await first;
 
     // Within occupancy after the answer, then past it.
-    const endpoint = await open({ occupancyMs: 300 });
+    const endpoint = await open({ occupancyMs: 1_000 });
     const { doc } = clientOf(endpoint);
     await doc.send(transaction(x, y));
     expect(await cancellationCodes(doc.send(transaction(x, z)))).toEqual(['TransactionConflict', 'None']);
     expect(endpoint.stats().transactionConflicts).toBe(1);
-    await sleep(350);
+    await sleep(1_100);
     await doc.send(transaction(x, z));
     const item = await doc.send(new GetCommand({ TableName: tableName, Key: x, ConsistentRead: true }));
     expect(item.Item?.n).toBe(3);
   });
 
   it('a retry of a transaction that reached DynamoDB (same ClientRequestToken) is a replay, not a conflict with itself', async () => {
-    const endpoint = await open({ occupancyMs: 300 });
+    const gate = await heldUpstream();
+    const endpoint = await open({ occupancyMs: 60_000 }, gate.url);
+    gate.release();
     const { doc } = clientOf(endpoint);
     const [x, y] = keys(2, 'REPLAY');
     if (!x || !y) throw new Error('no keys');
@@ -329,18 +389,17 @@ describe('transactions and plain writes on busy items', () => {
     // While the first attempt is unanswered, DynamoDB says TransactionInProgressException (which the SDK retries).
     const bare = clientOf(endpoint, 1).doc;
     const again = randomUUID();
-    const [first, second] = await Promise.allSettled([
-      bare.send(withToken(y, again)),
-      bare.send(withToken(y, again)),
-    ]);
-    expect(first.status).toBe('fulfilled');
-    expect(second.status === 'rejected' ? second.reason : undefined).toBeInstanceOf(
-      TransactionInProgressException,
-    );
+    gate.hold();
+    const first = bare.send(withToken(y, again));
+    await gate.arrived(1);
+    await expect(bare.send(withToken(y, again))).rejects.toBeInstanceOf(TransactionInProgressException);
+    gate.release();
+    await first;
+    expect(endpoint.stats().transactionConflicts).toBe(1);
   });
 
   it('a plain write (Put, Update, a BatchWrite item) to an item in a transaction fails with TransactionConflictException; a GetItem of it succeeds', async () => {
-    const endpoint = await open({ occupancyMs: 300 });
+    const endpoint = await open({ occupancyMs: 1_500 });
     const { doc } = clientOf(endpoint, 1);
     const [x, other] = keys(2, 'PLAIN');
     if (!x || !other) throw new Error('no keys');
@@ -371,7 +430,7 @@ describe('transactions and plain writes on busy items', () => {
       new TransactGetCommand({ TransactItems: [{ Get: { TableName: tableName, Key: x } }] }),
     );
     expect(await cancellationCodes(transactGet)).toEqual(['TransactionConflict']);
-    await sleep(350);
+    await sleep(1_600);
     await doc.send(new PutCommand({ TableName: tableName, Item: { ...x, n: 9 } }));
   });
 });
@@ -461,12 +520,15 @@ describe('partition throughput', () => {
     const endpoint = await open({ writeUnitsPerSecond: 10, readUnitsPerSecond: 2 });
     const { doc } = clientOf(endpoint, 1);
     const hot = keys(20, 'RAW', true);
+    const started = performance.now();
     const results = await Promise.allSettled(
       hot.map((key) => doc.send(new PutCommand({ TableName: tableName, Item: key }))),
     );
+    const seconds = (performance.now() - started) / 1000;
     const rejected = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
+    // The full bucket, plus what refilled while the 20 arrived (a loaded machine spreads them out).
     expect(20 - rejected.length).toBeGreaterThanOrEqual(10);
-    expect(20 - rejected.length).toBeLessThanOrEqual(12);
+    expect(20 - rejected.length).toBeLessThanOrEqual(10 + Math.floor(10 * seconds));
     for (const error of rejected) {
       expect(error).toBeInstanceOf(ThrottlingException);
       expect((error as ThrottlingException).throttlingReasons?.[0]?.reason).toBe(
@@ -626,11 +688,11 @@ describe('the ceiling of a hot item', () => {
   });
 });
 
-// 64 workers share one event loop with the endpoint, and each attempt costs CPU here, refusal or not: retrying after
-// 0-20 ms saturated the loop (and inflated every call's latency). 0-100 ms still puts an attempt on a freed item
-// within ~2 ms (63 waiting workers), a few percent of a 100 ms cycle.
+// The workers share one event loop with the endpoint, and each attempt costs CPU on both sides, refusal or not: 64
+// workers retrying after 0-100 ms (~1,300 attempts/s) starved a loaded 2-core machine and inflated every call's
+// latency. 16 still put an attempt on a freed single item within ~6 ms, and on each of 8 items within ~25 ms.
 const RETRY_WAIT_MS = 100;
-const WORKERS = 64;
+const WORKERS = 16;
 
 /**
  * `WORKERS` loops of single-item transactions over `items` (worker i on item i mod n) for `ms`. The successes are
