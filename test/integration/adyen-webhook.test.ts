@@ -11,7 +11,6 @@ vi.hoisted(() => {
 });
 
 import { handler } from '../../functions/adyen-webhook.ts';
-import { checkLedger } from '../../shared/audit/ledger.ts';
 import { getItem } from '../../shared/db/client.ts';
 import { createHold } from '../../shared/holds/service.ts';
 import { createOrder, getOrder } from '../../shared/orders/service.ts';
@@ -20,16 +19,10 @@ import type { AdyenNotificationItem } from '../../shared/schemas.ts';
 import { getProduct } from '../../shared/stock/service.ts';
 import { productWithStock } from '../support/fixtures.ts';
 import { invoke } from '../support/lambda.ts';
+import { expectBalanced, expectStillPending, pendingOrder, UNIT_PRICE_MINOR } from '../support/orders.ts';
 import { adyenItemOf, adyenNotificationOf, signedAdyenItem } from '../support/providers.ts';
 
-const PRICE = 4999;
-
-async function pendingOrder(stock = 10, qty = 2) {
-  const product = await productWithStock(stock);
-  const hold = await createHold(product, qty, new Date());
-  await createOrder(hold.hold_id, new Date());
-  return { product, orderId: hold.hold_id, total: PRICE * qty };
-}
+const PRICE = UNIT_PRICE_MINOR;
 
 /** An item for `orderId`, `value` minor units (USD, the fixtures' currency), signed with `key`. */
 const item = (
@@ -45,10 +38,6 @@ const item = (
   );
 
 const notify = (...items: AdyenNotificationItem[]) => invoke(handler, { body: adyenNotificationOf(items) });
-
-async function expectBalanced(product: string) {
-  expect((await checkLedger(product)).violations).toEqual([]);
-}
 
 describe('each Adyen event code, as the mapping table says', () => {
   it('AUTHORISATION success "true" pays the order; the answer is [accepted] in plain text', async () => {
@@ -89,8 +78,7 @@ describe('each Adyen event code, as the mapping table says', () => {
     const answer = await notify(item(orderId, code, total, { success }));
 
     expect(answer.text).toBe('[accepted]');
-    expect((await getOrder(orderId)).status).toBe('pending');
-    expect((await getProduct(product)).available).toBe(8);
+    await expectStillPending(product, orderId, 8);
   });
 
   it('acknowledges items of another shop on the same account (a merchantReference that is not ours)', async () => {
@@ -152,8 +140,7 @@ describe('batches and signatures', () => {
 
       expect(answer.status).toBe(401);
       expect(answer.body.error?.code).toBe('INVALID_ADYEN_SIGNATURE');
-      expect((await getOrder(orderId)).status).toBe('pending');
-      expect((await getProduct(product)).available).toBe(8);
+      await expectStillPending(product, orderId, 8);
     },
   );
 

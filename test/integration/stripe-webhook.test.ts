@@ -8,7 +8,6 @@ vi.hoisted(() => {
 });
 
 import { handler } from '../../functions/stripe-webhook.ts';
-import { checkLedger } from '../../shared/audit/ledger.ts';
 import { getItem } from '../../shared/db/client.ts';
 import { createHold } from '../../shared/holds/service.ts';
 import { sign } from '../../shared/http/signature.ts';
@@ -18,17 +17,10 @@ import { getProduct } from '../../shared/stock/service.ts';
 import { sweep } from '../../shared/sweep/service.ts';
 import { productWithStock } from '../support/fixtures.ts';
 import { invoke } from '../support/lambda.ts';
+import { expectBalanced, expectStillPending, pendingOrder, UNIT_PRICE_MINOR } from '../support/orders.ts';
 import { checkoutSessionOf, paymentIntentOf, stripeEventOf, stripeSignature } from '../support/providers.ts';
 
-// productWithStock's price: 49.99 a unit.
-const PRICE = 4999;
-
-async function pendingOrder(stock = 10, qty = 2) {
-  const product = await productWithStock(stock);
-  const hold = await createHold(product, qty, new Date());
-  await createOrder(hold.hold_id, new Date());
-  return { product, orderId: hold.hold_id, total: PRICE * qty };
-}
+const PRICE = UNIT_PRICE_MINOR;
 
 /** A request as Stripe sends it: the raw JSON and its Stripe-Signature, made by stripe-node. */
 function delivered(event: object, secret = 'whsec_new', timestamp?: number) {
@@ -37,10 +29,6 @@ function delivered(event: object, secret = 'whsec_new', timestamp?: number) {
 }
 
 const send = (event: object, secret?: string) => invoke(handler, delivered(event, secret));
-
-async function expectBalanced(product: string) {
-  expect((await checkLedger(product)).violations).toEqual([]);
-}
 
 const recorded = (eventId: string) => getItem<PaymentEventItem>(paymentEventKey(`stripe:${eventId}`));
 
@@ -144,8 +132,7 @@ describe('each Stripe event type, as the mapping table says', () => {
 
     expect(answer.status).toBe(200);
     expect(answer.body.data).toMatchObject({ event_id: event.id, effect: 'ignored', reason });
-    expect((await getOrder(orderId)).status).toBe('pending');
-    expect((await getProduct(product)).available).toBe(8);
+    await expectStillPending(product, orderId, 8);
     const named = (event.data.object as { metadata: { order_id?: string } }).metadata.order_id;
     if (named && named !== orderId) expect(await getOrderSlot(named)).toBeUndefined();
     expect(await recorded(event.id)).toBeUndefined();
@@ -370,8 +357,7 @@ describe('Stripe-Signature', () => {
 
     expect(answer.status).toBe(400);
     expect(answer.body.error?.code).toBe('INVALID_STRIPE_SIGNATURE');
-    expect((await getOrder(orderId)).status).toBe('pending');
-    expect((await getProduct(product)).available).toBe(8);
+    await expectStillPending(product, orderId, 8);
   });
 
   it('refuses the event re-serialised after signing (a parsed-then-stringified body), and nothing changes', async () => {
