@@ -3,6 +3,7 @@
 export {
   type ContentionEndpoint,
   type ContentionEndpointOptions,
+  isContentionEndpoint,
   PARAMS_PATH,
   RESET_PATH,
   STATS_PATH,

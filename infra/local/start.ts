@@ -12,6 +12,7 @@ import { z } from 'zod';
 import {
   type ContentionEndpoint,
   type ContentionParams,
+  isContentionEndpoint,
   parseContentionSpec,
   STATS_PATH,
   startContentionEndpoint,
@@ -295,7 +296,10 @@ async function main(): Promise<void> {
 /** Something the user can fix, said in one line (no stack trace). */
 class StartRefused extends Error {}
 
-/** The contention endpoint in front of DynamoDB Local when CONTENTION_MODE names a mode; stopped with the rest. */
+/**
+ * The contention endpoint in front of DynamoDB Local when CONTENTION_MODE names a mode; stopped with the rest. None
+ * when DYNAMODB_ENDPOINT is one already (the tests' endpoint under CONTENTION_MODE): one model, not two stacked.
+ */
 async function startContention(upstream: string): Promise<ContentionEndpoint | undefined> {
   let params: ContentionParams | undefined;
   try {
@@ -303,7 +307,7 @@ async function startContention(upstream: string): Promise<ContentionEndpoint | u
   } catch (error) {
     throw new StartRefused((error as Error).message);
   }
-  if (!params) return undefined;
+  if (!params || (await isContentionEndpoint(upstream))) return undefined;
   const contention = await startContentionEndpoint({ upstream, params });
   cleanups.push(() => contention.close());
   return contention;
@@ -311,7 +315,11 @@ async function startContention(upstream: string): Promise<ContentionEndpoint | u
 
 function contentionLine(contention: ContentionEndpoint | undefined): string {
   const params = contention?.params;
-  if (!contention || !params) return 'off';
+  if (!contention || !params) {
+    return process.env.CONTENTION_MODE && parseContentionSpec(process.env.CONTENTION_MODE)
+      ? `on at DYNAMODB_ENDPOINT ${settings.DYNAMODB_ENDPOINT} (a contention endpoint already: its parameters apply)`
+      : 'off';
+  }
   return `on at ${contention.endpoint} (occupancy ${params.occupancyMs} ms, ${params.writeUnitsPerSecond} write / ${params.readUnitsPerSecond} read units/s per partition; counters: curl ${contention.endpoint}${STATS_PATH})`;
 }
 

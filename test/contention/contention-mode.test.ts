@@ -32,6 +32,7 @@ import {
   CLOUD_SCALED,
   type ContentionEndpoint,
   type ContentionParams,
+  isContentionEndpoint,
   PARAMS_PATH,
   parseContentionSpec,
   RESET_PATH,
@@ -463,6 +464,12 @@ describe('one endpoint, every client', () => {
 
     expect((await fetch(`${endpoint.endpoint}${RESET_PATH}`, { method: 'POST' })).status).toBe(204);
     expect(endpoint.stats()).toMatchObject({ writeConflicts: 0, transactionConflicts: 0, partitions: [] });
+  });
+
+  it('tells a contention endpoint from DynamoDB Local, so a process handed one does not stack a second', async () => {
+    const endpoint = await open({});
+    expect(await isContentionEndpoint(endpoint.endpoint)).toBe(true);
+    expect(await isContentionEndpoint(upstream)).toBe(false);
   });
 
   it('new parameters over HTTP start afresh; null turns the mode off and forwards every request untouched', async () => {

@@ -244,3 +244,17 @@ export async function startContentionEndpoint(
   handle.endpoint = `http://${host}:${port}`;
   return handle;
 }
+
+/**
+ * Whether `url` is already a contention endpoint (its stats route answers): a process handed one as its DynamoDB
+ * endpoint (a test's npm start) uses it as it is rather than stacking a second model in front of it.
+ */
+export async function isContentionEndpoint(url: string): Promise<boolean> {
+  try {
+    const answer = await fetch(new URL(STATS_PATH, url), { signal: AbortSignal.timeout(2_000) });
+    await answer.body?.cancel();
+    return answer.ok;
+  } catch {
+    return false;
+  }
+}
