@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { App } from 'aws-cdk-lib';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { quietBundlingOutput } from '../infra/bundling.ts';
 import { addCheckoutStage } from '../infra/stage.ts';
 
 const { values } = parseArgs({
@@ -55,6 +56,7 @@ function median(samples: number[]): number {
   return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
+quietBundlingOutput();
 const outdir = mkdtempSync(path.join(tmpdir(), 'bundle-report-'));
 try {
   const app = new App({
