@@ -69,6 +69,8 @@ function readBody(incoming: IncomingMessage): Promise<Buffer> {
     incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
     incoming.on('end', () => resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks)));
     incoming.on('error', reject);
+    // Gone before the end (a client's timeout): after 'end' this is a no-op.
+    incoming.on('close', () => reject(new Error('connection closed before the body ended')));
   });
 }
 
