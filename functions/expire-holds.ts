@@ -2,7 +2,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { withInvocationBudget } from '#shared/deadline.ts';
-import { logger, withInvocationLogger } from '#shared/logger.ts';
+import { logger } from '#shared/logger.ts';
 import { Metric } from '#shared/metric-names.ts';
 import { countMetric, flushMetrics, recordMetric } from '#shared/metrics.ts';
 import { type SweepReport, sweep } from '#shared/sweep/service.ts';
@@ -20,23 +20,21 @@ function recordSweep(report: SweepReport): void {
   recordMetric(Metric.SweepOldestOverdueSeconds, report.oldest_overdue_seconds);
 }
 
-// Its own logger context and time budget per invocation, like the HTTP functions (the local runtime runs them in one
-// process): every DynamoDB call ends with the budget (shared/deadline.ts), so a stalled table fails the run in time.
-export const handler = withInvocationLogger(
-  withInvocationBudget(
-    middy()
-      .use(injectLambdaContext(logger, { resetKeys: true }))
-      .use(flushMetrics())
-      .handler(async (_event: unknown, context) => {
-        const remaining = context.getRemainingTimeInMillis();
-        const report = await sweep(new Date(), {
-          budgetMs: Math.max(1_000, remaining - MARGIN_MS),
-          leaseMs: remaining,
-        });
-        recordSweep(report);
-        // Failing the invocation makes EventBridge retry and, after that, the DLQ and alarm see it.
-        if (report.failures > 0) throw new Error(`Sweep left ${report.failures} item(s) unsettled`);
-        return report;
-      }),
-  ),
+// Its own time budget per invocation, like the HTTP functions: every DynamoDB call ends with the budget
+// (shared/deadline.ts), so a stalled table fails the run in time.
+export const handler = withInvocationBudget(
+  middy()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(flushMetrics())
+    .handler(async (_event: unknown, context) => {
+      const remaining = context.getRemainingTimeInMillis();
+      const report = await sweep(new Date(), {
+        budgetMs: Math.max(1_000, remaining - MARGIN_MS),
+        leaseMs: remaining,
+      });
+      recordSweep(report);
+      // Failing the invocation makes EventBridge retry and, after that, the DLQ and alarm see it.
+      if (report.failures > 0) throw new Error(`Sweep left ${report.failures} item(s) unsettled`);
+      return report;
+    }),
 );

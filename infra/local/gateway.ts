@@ -1,89 +1,31 @@
-// The local HTTP gateway: serves infra/routes.ts like API Gateway HTTP API (payload 2.0) in front of the real handlers.
+// The local HTTP gateway: serves infra/routes.ts like API Gateway HTTP API (payload 2.0), each request invoked
+// through the local runtime (infra/local/environments.ts): an execution environment of its function by default.
 
 import { isUtf8 } from 'node:buffer';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyEventV2WithJWTAuthorizer,
   APIGatewayProxyStructuredResultV2,
-  Context,
 } from 'aws-lambda';
 import { type RouteDefinition, routes as routeTable } from '../routes.ts';
 import { localPages } from './docs.ts';
+import { type Invocation, type Runtime, runtimeSettingsFromEnv, startRuntime } from './environments.ts';
 import { type Authorizer, createAuthorizer, type IdentitySettings } from './identity.ts';
+import { ACCOUNT_ID, type LambdaHandler } from './lambda-context.ts';
+import { startOneProcessRuntime } from './one-process.ts';
+
+export { FUNCTION_TIMEOUT_MS, type LambdaHandler, lambdaContext } from './lambda-context.ts';
+export { invokeInProcess as invoke, loadHandler } from './one-process.ts';
 
 /** API Gateway accepts 10 MB; the gateway refuses far less so one client cannot make the process buffer much. */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
-/** The functions' configured timeout; only drives `getRemainingTimeInMillis` and an overrun warning. */
-export const FUNCTION_TIMEOUT_MS = 10_000;
-const MEMORY_MB = '1024';
-const ACCOUNT_ID = '000000000000';
 const API_ID = 'local';
-const REGION = process.env.AWS_REGION ?? 'us-east-1';
 
 const log = new Logger({ serviceName: 'local-gateway' });
-
-/** Any entry's `handler`; an HTTP one may answer a structured result or any value API Gateway JSON-encodes. */
-export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
-
-const modules = new Map<string, Promise<LambdaHandler>>();
-
-/** Imports an entry (path relative to the repository root) once; a failed import is retried on the next call. */
-export function loadHandler(entry: string): Promise<LambdaHandler> {
-  let loaded = modules.get(entry);
-  if (!loaded) {
-    loaded = import(new URL(`../../${entry}`, import.meta.url).href).then((module: { handler?: unknown }) => {
-      if (typeof module.handler !== 'function')
-        throw new Error(`${entry} does not export a handler function`);
-      return module.handler as LambdaHandler;
-    });
-    loaded.catch(() => modules.delete(entry));
-    modules.set(entry, loaded);
-  }
-  return loaded;
-}
-
-/** A Lambda-like context; the remaining time uses a monotonic clock so tests that fake `Date` do not run it out. */
-export function lambdaContext(functionName: string, timeoutMs = FUNCTION_TIMEOUT_MS): Context {
-  const deadline = performance.now() + timeoutMs;
-  const unsupported = () => {
-    throw new Error('done/fail/succeed are not supported by async handlers');
-  };
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${functionName}`,
-    memoryLimitInMB: MEMORY_MB,
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `local/[$LATEST]${randomBytes(16).toString('hex')}`,
-    getRemainingTimeInMillis: () => Math.max(0, Math.floor(deadline - performance.now())),
-    done: unsupported,
-    fail: unsupported,
-    succeed: unsupported,
-  };
-}
-
-/** Runs a handler, warning (not failing) on overrun: one local process shares sockets that separate Lambdas would not. */
-export async function invoke(functionName: string, handler: LambdaHandler, event: unknown): Promise<unknown> {
-  const context = lambdaContext(functionName);
-  const started = performance.now();
-  const result = await handler(event, context);
-  const elapsed = Math.round(performance.now() - started);
-  if (elapsed > FUNCTION_TIMEOUT_MS) {
-    log.warn('function_exceeded_timeout', {
-      function_name: functionName,
-      elapsed_ms: elapsed,
-      timeout_ms: FUNCTION_TIMEOUT_MS,
-    });
-  }
-  return result;
-}
 
 interface CompiledRoute {
   route: RouteDefinition;
@@ -278,7 +220,15 @@ export interface GatewayOptions {
   host?: string;
   /** Defaults to the project's route table; tests may pass their own. */
   routes?: readonly RouteDefinition[];
-  /** Resolves a route's entry to its handler; defaults to importing the entry once. Tests may inject handlers. */
+  /**
+   * Who runs the functions. Default: a runtime of `routes` this gateway starts and closes, in the mode and with the
+   * caps the environment says (LOCAL_RUNTIME, LOCAL_CONCURRENCY..., see runtimeSettingsFromEnv).
+   */
+  runtime?: Runtime;
+  /**
+   * Resolves a route's entry to its handler in this process: the one-process mode with these handlers (tests inject
+   * handlers this way). Not together with `runtime`.
+   */
   load?: (entry: string) => Promise<LambdaHandler>;
   /**
    * Whose bearer tokens `identity: 'buyer'` routes require, checked as API Gateway's JWT authorizer does (`npm start`
@@ -290,6 +240,8 @@ export interface GatewayOptions {
 export interface Gateway {
   url: string;
   server: Server;
+  /** The runtime the gateway invokes (its own unless one was given). */
+  runtime: Runtime;
   close: () => Promise<void>;
 }
 
@@ -317,23 +269,52 @@ async function checkIdentity(
   return { refused: errorResponse(verdict.error, requestId) };
 }
 
+/** API Gateway's own answers when the function cannot answer (not our envelope: API Gateway writes them). */
+const apiGatewayAnswer = (statusCode: number, message: string): APIGatewayProxyStructuredResultV2 => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ message }),
+});
+
 /**
- * Serves `routes` on `port`. Routes with `auth: 'iam'` are not SigV4-checked here: API Gateway does that in the cloud.
- * Buyer routes check bearer tokens when an issuer is configured (`identity`), as the cloud's JWT authorizer does.
+ * What the client gets for an invocation: the function's result; for a throttled function (Lambda's 429
+ * TooManyRequestsException) 503 Service Unavailable; for a timed-out one (an unhandled function error, "Task timed
+ * out") 500 Internal Server Error (docs/design/lambda-model.md cites both); for a handler that threw or an entry that
+ * cannot be loaded our 500 INTERNAL_ERROR envelope, as before the runtime existed.
  */
-export async function startGateway({
-  port,
-  host = '127.0.0.1',
-  routes = routeTable,
-  load = loadHandler,
-  identity,
-}: GatewayOptions): Promise<Gateway> {
+function answerOf(invocation: Invocation, route: RouteDefinition, requestId: string) {
+  switch (invocation.outcome) {
+    case 'success':
+      return toHttpResult(invocation.result);
+    case 'throttled':
+      return apiGatewayAnswer(503, 'Service Unavailable');
+    case 'timed-out':
+      return apiGatewayAnswer(500, 'Internal Server Error');
+    case 'error':
+      log.error('gateway_request_failed', {
+        route: route.id,
+        request_id: requestId,
+        phase: invocation.phase,
+        error: invocation.error,
+      });
+      return envelopeError(500, 'INTERNAL_ERROR', `Unexpected error (request ${requestId})`);
+  }
+}
+
+type Handle = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
+
+/** The request -> route -> event -> (authorizer) -> invocation -> response path, as API Gateway runs it. */
+function requestHandler(
+  routes: readonly RouteDefinition[],
+  runtime: Runtime,
+  identity: IdentitySettings | undefined,
+): Handle {
   const match = router(routes);
   const authorize = identity ? createAuthorizer(identity) : undefined;
   // GET /api/openapi.json and /api/docs describe the project's route table: served only in front of it.
   const pages = routes === routeTable ? localPages : {};
 
-  const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
+  return async (req, res, requestId) => {
     const method = req.method ?? 'GET';
     const rawPath = (req.url ?? '/').split('?', 1)[0] ?? '/';
     const page = Object.hasOwn(pages, rawPath) ? pages[rawPath] : undefined;
@@ -383,10 +364,13 @@ export async function startGateway({
       if ('refused' in checked) return send(res, checked.refused, requestId);
       event = { ...event, requestContext: { ...event.requestContext, authorizer: checked.authorizer } };
     }
-    const handler = await load(found.route.entry);
-    send(res, toHttpResult(await invoke(found.route.id, handler, event)), requestId);
+    const invocation = await runtime.invoke(found.route.id, event);
+    send(res, answerOf(invocation, found.route, requestId), requestId);
   };
+}
 
+/** The HTTP server around `handle`: a 500 envelope for anything unexpected, body limits, burst-sized limits. */
+function httpServer(handle: Handle): Server {
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const requestId = randomBytes(10).toString('base64url');
     handle(req, res, requestId).catch((error: unknown) => {
@@ -420,7 +404,11 @@ export async function startGateway({
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy(error);
   });
+  return server;
+}
 
+/** Listens; resolves to the URL clients use. */
+async function listen(server: Server, port: number, host: string): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // The default backlog (511) drops connections in a burst of thousands; the kernel caps it at somaxconn.
@@ -431,21 +419,65 @@ export async function startGateway({
   });
   const { port: actualPort } = server.address() as AddressInfo;
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? 'localhost' : host;
+  return `http://${urlHost}:${actualPort}`;
+}
 
+/** Finishes in-flight requests, cutting lingering connections after a grace period. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const force = setTimeout(() => server.closeAllConnections(), 5_000);
+    force.unref();
+    server.close((error) => {
+      clearTimeout(force);
+      if (error) reject(error);
+      else resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+/** The runtime the options name, or one of `routes` this gateway owns (then `owned`: closed with the gateway). */
+async function runtimeFor(
+  routes: readonly RouteDefinition[],
+  { runtime, load }: Pick<GatewayOptions, 'runtime' | 'load'>,
+): Promise<{ runtime: Runtime; owned: boolean }> {
+  if (runtime && load) throw new Error('startGateway: give `runtime` or `load`, not both');
+  if (runtime) return { runtime, owned: false };
+  if (load) return { runtime: startOneProcessRuntime(routes, load), owned: true };
   return {
-    url: `http://${urlHost}:${actualPort}`,
+    runtime: await startRuntime({ functions: routes, ...runtimeSettingsFromEnv(process.env, routes) }),
+    owned: true,
+  };
+}
+
+/**
+ * Serves `routes` on `port`. Routes with `auth: 'iam'` are not SigV4-checked here: API Gateway does that in the cloud.
+ * Buyer routes check bearer tokens when an issuer is configured (`identity`), as the cloud's JWT authorizer does.
+ */
+export async function startGateway({
+  port,
+  host = '127.0.0.1',
+  routes = routeTable,
+  runtime: given,
+  load,
+  identity,
+}: GatewayOptions): Promise<Gateway> {
+  const { runtime, owned } = await runtimeFor(routes, { runtime: given, load });
+  const server = httpServer(requestHandler(routes, runtime, identity));
+  let url: string;
+  try {
+    url = await listen(server, port, host);
+  } catch (error) {
+    if (owned) await runtime.close();
+    throw error;
+  }
+  return {
+    url,
     server,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        // Finish in-flight requests; cut lingering connections after a grace period.
-        const force = setTimeout(() => server.closeAllConnections(), 5_000);
-        force.unref();
-        server.close((error) => {
-          clearTimeout(force);
-          if (error) reject(error);
-          else resolve();
-        });
-        server.closeIdleConnections();
-      }),
+    runtime,
+    close: async () => {
+      await closeServer(server);
+      if (owned) await runtime.close();
+    },
   };
 }

@@ -18,6 +18,7 @@ import {
   startContentionEndpoint,
 } from './contention.ts';
 import { ensureTable, type LocalDynamo, LocalDynamoError, startLocalDynamo } from './dynamodb.ts';
+import { type Runtime, runtimeSettingsFromEnv, startRuntime } from './environments.ts';
 import { identityFromEnv, probeIssuer } from './identity.ts';
 import {
   type InstanceIdentity,
@@ -46,6 +47,13 @@ if (!parsed.success) {
   process.exit(1);
 }
 const settings = parsed.data;
+let runtimeSettings: ReturnType<typeof runtimeSettingsFromEnv>;
+try {
+  runtimeSettings = runtimeSettingsFromEnv();
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
 const unknownArgs = process.argv.slice(2).filter((arg) => arg !== '--fresh' && arg !== '--identity');
 if (unknownArgs.length > 0) {
   console.error(
@@ -165,7 +173,8 @@ async function assertPortFree(port: number): Promise<void> {
   });
 }
 
-async function main(): Promise<void> {
+/** Stops on a signal or when the process that launched this one is gone; kills Java even on an abrupt exit. */
+function stopWhenAsked(): void {
   // `on`, not `once`: Ctrl-C reaches us both from the terminal and relayed by tsx, and with no listener left the
   // second copy would kill the process before the cleanups finish. shutdown() runs once.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -186,31 +195,37 @@ async function main(): Promise<void> {
     void dynamo?.stop();
     removeInstance();
   });
+}
 
+/** The API's port, the local issuer's, and the data folder: each free for this instance, or one line saying why not. */
+async function claimPortsAndData(): Promise<void> {
   await assertPortFree(settings.PORT);
   if (localIdentity) {
     try {
       await assertPortFree(issuerPort);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-      return fail(
+      throw new StartRefused(
         `Port ${issuerPort} (the local issuer's${settings.LOCAL_ISSUER_PORT === undefined ? ', PORT + 1' : ''}) is already in use: pick another, e.g. LOCAL_ISSUER_PORT=${issuerPort + 1} npm start -- --identity`,
       );
     }
   }
-  const external = settings.DYNAMODB_ENDPOINT;
   const other = runningInstance();
-  if (!external && other && other.pid !== process.pid) {
-    return fail(
-      `Another npm start (pid ${other.pid}, ${other.api}) is running with the data in ${shown(dbDir)}: stop it first, or give this one its own LOCAL_STATE_DIR.`,
+  if (!settings.DYNAMODB_ENDPOINT && other && other.pid !== process.pid) {
+    throw new StartRefused(
+      `Another npm start (pid ${other.pid}, ${other.api}) is running with the data in ${shown(dbDir)}: stop it first, or run this one beside it with its own data: ${await secondInstanceCommand()}`,
     );
   }
+}
+
+/** DynamoDB Local (or DYNAMODB_ENDPOINT) with the table; its address in the environment every function reads. */
+async function startDatabase(): Promise<{ dynamo: LocalDynamo; contention?: ContentionEndpoint }> {
+  const external = settings.DYNAMODB_ENDPOINT;
   if (fresh && !external) {
     rmSync(dbDir, { recursive: true, force: true });
     step(`fresh start: removed ${shown(dbDir)}`);
   }
-
-  dynamo = await startLocalDynamo({
+  const started = await startLocalDynamo({
     external,
     dbPath: external ? undefined : dbDir,
     progress: step,
@@ -220,69 +235,121 @@ async function main(): Promise<void> {
       void shutdown(1);
     },
   });
-  cleanups.push(() => dynamo?.stop() ?? Promise.resolve());
-  // CONTENTION_MODE: the cloud's conflicts and partition limits, as an endpoint in front of DynamoDB Local.
-  const contention = await startContention(dynamo.endpoint);
-  // Set before any handler or domain module is imported: shared/config.ts reads the environment once, at import.
-  process.env.DYNAMODB_ENDPOINT = contention?.endpoint ?? dynamo.endpoint;
+  dynamo = started;
+  cleanups.push(() => started.stop());
+  // CONTENTION_MODE: the cloud's conflicts and partition limits, as an endpoint in front of DynamoDB Local that
+  // every environment (and this process) goes through.
+  const contention = await startContention(started.endpoint);
+  // Set before any handler or domain module is imported (shared/config.ts reads the environment once, at import),
+  // and before the runtime starts: its environments get this process's environment.
+  process.env.DYNAMODB_ENDPOINT = contention?.endpoint ?? started.endpoint;
   process.env.TABLE_NAME = settings.TABLE_NAME;
-  // Every "Lambda" shares one process and 50 sockets here, and waiting for a socket counts against the connect
-  // timeout: give a local burst room instead of answering 503 (a real Lambda keeps the 2 s default).
-  process.env.DYNAMODB_CONNECT_TIMEOUT_MS ??= '15000';
-  // The request timeout really fires (shared/db/client.ts), and its clock includes waiting for one of the sockets.
-  process.env.DYNAMODB_REQUEST_TIMEOUT_MS ??= '15000';
-  const created = await ensureTable(dynamo.endpoint, settings.TABLE_NAME);
+  if (runtimeSettings.mode === 'one-process') {
+    // Every function shares this process's one client and its 50 sockets, and waiting for a socket counts against
+    // the connect timeout: give a burst room instead of answering 503. Environments keep the cloud's 2 s / 5 s.
+    process.env.DYNAMODB_CONNECT_TIMEOUT_MS ??= '15000';
+    // The request timeout really fires (shared/db/client.ts), and its clock includes waiting for one of the sockets.
+    process.env.DYNAMODB_REQUEST_TIMEOUT_MS ??= '15000';
+  }
+  const created = await ensureTable(started.endpoint, settings.TABLE_NAME);
   step(`table ${settings.TABLE_NAME} ${created ? 'created' : 'already present'}`);
+  return { dynamo: started, ...(contention ? { contention } : {}) };
+}
 
-  const identity = await startIdentity();
-
-  const { config } = await import('#shared/config.ts');
-  // Fault injection (FAULT_INJECTION) sits on the one client.
-  const { installLocalLayers } = await import('./dynamo-layers.ts');
-  installLocalLayers();
+/** Product 1, written from this process (not a function): its domain log line stays out of this checklist. */
+async function seedDemoProduct(): Promise<boolean> {
+  const { logger } = await import('#shared/logger.ts');
   const { seed, DEMO_PRODUCT } = await import('./seed.ts');
-  const seeded = await seed();
-  step(`product ${DEMO_PRODUCT.id} ${seeded ? 'seeded' : 'already present (kept from an earlier run)'}`);
+  const level = logger.getLevelName();
+  logger.setLogLevel('SILENT');
+  try {
+    const seeded = await seed();
+    step(`product ${DEMO_PRODUCT.id} ${seeded ? 'seeded' : 'already present (kept from an earlier run)'}`);
+    return seeded;
+  } finally {
+    logger.setLogLevel(level);
+  }
+}
+
+/**
+ * The functions' runtime: execution environments (each function bundled, then one worker per concurrent
+ * invocation), or with LOCAL_RUNTIME=one-process every handler in this process, with fault injection on its one
+ * client (environments arm it on their own clients from FAULT_INJECTION).
+ */
+async function startFunctions(): Promise<Runtime> {
+  if (runtimeSettings.mode === 'one-process') {
+    const { installLocalLayers } = await import('./dynamo-layers.ts');
+    installLocalLayers();
+    return startRuntime({ ...runtimeSettings, mode: 'one-process' });
+  }
+  const started = performance.now();
+  const runtime = await startRuntime(runtimeSettings);
+  cleanups.push(() => runtime.close());
+  step(`functions bundled for their execution environments in ${Math.round(performance.now() - started)} ms`);
+  return runtime;
+}
+
+/** For `npm run audit` (and anyone): where this instance is. One on DYNAMODB_ENDPOINT leaves another's file alone. */
+function publishInstance(endpoint: string, api: string, identity: InstanceIdentity | undefined): void {
+  const owner = runningInstance();
+  if (owner && owner.pid !== process.pid) return;
+  writeInstance({
+    endpoint,
+    table: settings.TABLE_NAME,
+    api,
+    pid: process.pid,
+    started_at: new Date().toISOString(),
+    ...(identity ? { identity } : {}),
+  });
+  cleanups.push(async () => removeInstance());
+}
+
+function runtimeLine(runtime: Runtime): string {
+  if (runtime.mode === 'one-process') {
+    return 'runtime: ONE PROCESS (LOCAL_RUNTIME=one-process), for a debugger; NOT faithful to Lambda: functions share module instances, no caps, no timeouts';
+  }
+  const caps = Object.entries(runtime.stats())
+    .filter(([, { cap }]) => cap !== runtimeSettings.defaultCap)
+    .map(([id, { cap }]) => `${id} ${cap}`);
+  return `runtime: Lambda model, one execution environment per concurrent invocation, at most ${runtimeSettings.defaultCap} per function${caps.length > 0 ? ` (${caps.join(', ')})` : ''} (LOCAL_CONCURRENCY, LOCAL_CONCURRENCY_<FUNCTION>), 10 s function timeout`;
+}
+
+async function main(): Promise<void> {
+  stopWhenAsked();
+  await claimPortsAndData();
+  const { dynamo: db, contention } = await startDatabase();
+  const identity = await startIdentity();
+  const { config } = await import('#shared/config.ts');
+  const seeded = await seedDemoProduct();
+  const runtime = await startFunctions();
 
   const { startGateway } = await import('./gateway.ts');
   const gateway = await startGateway({
     port: settings.PORT,
     host,
+    runtime,
     ...(identity ? { identity: { issuer: identity.issuer, audiences: identity.audiences } } : {}),
   });
+  // Before the runtime's cleanup (cleanups run newest first): no request reaches a closed runtime.
   cleanups.push(() => gateway.close());
-
-  const { startSweeper } = await import('./sweeper.ts');
-  cleanups.push(startSweeper(settings.EXPIRY_SWEEP_SECONDS));
-
-  // For `npm run audit` (and anyone): where this instance is. An instance on DYNAMODB_ENDPOINT does not take over
-  // the file of another running instance.
-  const owner = runningInstance();
-  if (!owner || owner.pid === process.pid) {
-    writeInstance({
-      endpoint: dynamo.endpoint,
-      table: settings.TABLE_NAME,
-      api: gateway.url,
-      pid: process.pid,
-      started_at: new Date().toISOString(),
-      ...(identity ? { identity } : {}),
-    });
-    cleanups.push(async () => removeInstance());
-  }
+  const { startSweeper, runSweepOnce } = await import('./sweeper.ts');
+  cleanups.push(startSweeper(settings.EXPIRY_SWEEP_SECONDS, () => runSweepOnce(runtime)));
+  publishInstance(db.endpoint, gateway.url, identity);
 
   const base = gateway.url.replace('http://127.0.0.1', 'localhost');
-  const data = external
-    ? `DynamoDB at ${dynamo.endpoint}`
-    : `DynamoDB Local at ${dynamo.endpoint}, data kept in ${shown(dbDir)} (npm run start:fresh starts empty)`;
+  const data = settings.DYNAMODB_ENDPOINT
+    ? `DynamoDB at ${db.endpoint}`
+    : `DynamoDB Local at ${db.endpoint}, data kept in ${shown(dbDir)} (npm run start:fresh starts empty)`;
   console.log(
     [
       '',
       `Flash-sale checkout API listening on ${gateway.url}`,
       `  ${data}, table ${settings.TABLE_NAME}`,
+      `  ${runtimeLine(runtime)}`,
       `  product 1 ${seeded ? 'seeded' : 'already present'}; hold TTL ${config.HOLD_TTL_SECONDS}s, max ${config.MAX_QTY_PER_HOLD} per hold`,
       `  expiry sweep ${settings.EXPIRY_SWEEP_SECONDS > 0 ? `every ${settings.EXPIRY_SWEEP_SECONDS}s` : 'off'}; webhook signatures ${config.WEBHOOK_SECRET ? 'required' : 'not checked'}`,
       `  contention mode ${contentionLine(contention)}; fault injection ${process.env.FAULT_INJECTION ?? 'off'}`,
-      `  audit the stock ledger: npm run audit -- --product 1 --endpoint ${dynamo.endpoint} --table ${settings.TABLE_NAME}`,
+      `  audit the stock ledger: npm run audit -- --product 1 --endpoint ${db.endpoint} --table ${settings.TABLE_NAME}`,
       `  ${identityLine(identity)}`,
       '',
       curlFlow(base, Boolean(config.WEBHOOK_SECRET), tokenHint(identity)),
@@ -291,6 +358,30 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+/** The next port from PORT up that is free (and, with --identity, the one after it for the issuer). */
+async function nextFreePort(): Promise<number> {
+  for (let port = settings.PORT + 1; port < Math.min(settings.PORT + 50, 65_535); port++) {
+    const free = (candidate: number) =>
+      assertPortFree(candidate).then(
+        () => true,
+        () => false,
+      );
+    if ((await free(port)) && (!localIdentity || (await free(port + 1)))) return port;
+  }
+  return settings.PORT + 1;
+}
+
+/**
+ * A command that starts a second instance: a free port and, when another npm start holds the data folder, a data
+ * folder of its own (so the suggestion does not fail on the next check).
+ */
+async function secondInstanceCommand(): Promise<string> {
+  const port = await nextFreePort();
+  const other = runningInstance();
+  const ownData = !settings.DYNAMODB_ENDPOINT && other && other.pid !== process.pid;
+  return `${ownData ? `LOCAL_STATE_DIR=.local/port-${port} ` : ''}PORT=${port} npm start`;
 }
 
 /** Something the user can fix, said in one line (no stack trace). */
@@ -383,8 +474,10 @@ function tokenHint(identity: InstanceIdentity | undefined): TokenHint {
 main().catch((error: unknown) => {
   if (error instanceof LocalDynamoError || error instanceof StartRefused) return fail(error.message);
   if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') {
-    return fail(
-      `Port ${settings.PORT} is already in use: stop what listens there or run with another, e.g. PORT=${settings.PORT + 1} npm start`,
+    return secondInstanceCommand().then((command) =>
+      fail(
+        `Port ${settings.PORT} is already in use: stop what listens there or run with another, e.g. ${command}`,
+      ),
     );
   }
   if (error instanceof Error && 'code' in error && error.code === 'EACCES') {

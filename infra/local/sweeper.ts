@@ -1,17 +1,18 @@
-// The local stand-in for the EventBridge schedule: runs the sweeper entry every N seconds, one run at a time.
+// The local stand-in for the EventBridge schedule: runs the sweeper every N seconds, one run at a time.
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { ScheduledEvent } from 'aws-lambda';
 import { sweeper } from '../routes.ts';
-import { invoke, loadHandler } from './gateway.ts';
+import type { Runtime } from './environments.ts';
+import { SWEEPER_TIMEOUT_MS } from './lambda-context.ts';
+import { invokeInProcess, loadHandler } from './one-process.ts';
 
 const log = new Logger({ serviceName: 'local-sweeper' });
 
-/** Invokes the sweeper entry once with a scheduled event, as EventBridge would; resolves to the handler's result. */
-export async function runSweepOnce(): Promise<unknown> {
-  const handler = await loadHandler(sweeper.entry);
+/** The event EventBridge's schedule sends. */
+function scheduledEvent(): ScheduledEvent {
   const region = process.env.AWS_REGION ?? 'us-east-1';
-  const event: ScheduledEvent = {
+  return {
     version: '0',
     id: randomUUID(),
     'detail-type': 'Scheduled Event',
@@ -22,7 +23,31 @@ export async function runSweepOnce(): Promise<unknown> {
     resources: [`arn:aws:events:${region}:000000000000:rule/local-${sweeper.id}`],
     detail: {},
   };
-  return invoke(sweeper.id, handler, event);
+}
+
+/**
+ * Invokes the sweeper once with a scheduled event, as EventBridge would: through `runtime` (an environment of the
+ * sweeper), or without one in this process. Resolves to the handler's result; rejects when the run fails.
+ */
+export async function runSweepOnce(runtime?: Runtime): Promise<unknown> {
+  if (!runtime)
+    return invokeInProcess(
+      sweeper.id,
+      await loadHandler(sweeper.entry),
+      scheduledEvent(),
+      SWEEPER_TIMEOUT_MS,
+    );
+  const invocation = await runtime.invoke(sweeper.id, scheduledEvent());
+  switch (invocation.outcome) {
+    case 'success':
+      return invocation.result;
+    case 'error':
+      throw Object.assign(new Error(invocation.error.message), { name: invocation.error.name });
+    case 'throttled':
+      throw new Error(`The sweeper was throttled (waited ${invocation.waitedMs} ms)`);
+    case 'timed-out':
+      throw new Error(`The sweeper timed out after ${invocation.timeoutMs} ms`);
+  }
 }
 
 /**

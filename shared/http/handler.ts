@@ -6,7 +6,7 @@ import { ZodError, type z } from 'zod';
 import { config } from '../config.ts';
 import { withInvocationBudget } from '../deadline.ts';
 import { InvalidJson, PayloadTooLarge, ValidationFailed } from '../errors.ts';
-import { logger, withInvocationLogger } from '../logger.ts';
+import { logger } from '../logger.ts';
 import { flushMetrics } from '../metrics.ts';
 import { rawBodyOf } from './body.ts';
 import { errorResponse } from './errors.ts';
@@ -117,9 +117,6 @@ export function httpHandler<S extends RequestSchemas>(
     .handler(async (event, context) =>
       success(await handle(await parseRequest(schemas, event, context, options))),
     );
-  // Each invocation logs through its own logger and runs within its own time budget: concurrent requests in one
-  // process keep their own context.
-  return withInvocationLogger(
-    withInvocationBudget((event: APIGatewayProxyEventV2, context: Context) => stack(event, context)),
-  );
+  // Each invocation runs within its own time budget.
+  return withInvocationBudget((event: APIGatewayProxyEventV2, context: Context) => stack(event, context));
 }

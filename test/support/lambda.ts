@@ -1,7 +1,7 @@
 // Invokes a Lambda handler directly with an API Gateway HTTP API (payload 2.0) event, for handler-level tests.
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { lambdaContext as gatewayContext } from '../../infra/local/gateway.ts';
+import { lambdaContext as gatewayContext } from '../../infra/local/lambda-context.ts';
 
 type Handler = (
   event: APIGatewayProxyEventV2,
@@ -44,12 +44,13 @@ export interface Answer {
   requestId?: string;
 }
 
-export async function invoke(handler: Handler, request: Invocation = {}): Promise<Answer> {
+/** The API Gateway HTTP API (payload 2.0) event of `request`, as a handler or the local runtime receives it. */
+export function apiEvent(request: Invocation = {}): APIGatewayProxyEventV2 {
   const base64 = request.rawBytes !== undefined;
   const body = base64
     ? Buffer.from(request.rawBytes ?? []).toString('base64')
     : (request.rawBody ?? (request.body === undefined ? undefined : JSON.stringify(request.body)));
-  const event = {
+  return {
     version: '2.0',
     routeKey: '$default',
     rawPath: '/',
@@ -66,8 +67,10 @@ export async function invoke(handler: Handler, request: Invocation = {}): Promis
         : { authorizer: { jwt: { claims: { sub: request.customer }, scopes: null } } }),
     },
   } as unknown as APIGatewayProxyEventV2;
-  const context = lambdaContext(request.functionName, request.timeoutMs);
-  const result = await handler(event, context);
+}
+
+/** A handler's structured result as a test reads it. */
+export function answerOf(result: APIGatewayProxyStructuredResultV2, requestId?: string): Answer {
   const text = result.body ?? 'null';
   const isJson = String(result.headers?.['content-type'] ?? 'application/json').startsWith(
     'application/json',
@@ -77,6 +80,12 @@ export async function invoke(handler: Handler, request: Invocation = {}): Promis
     body: isJson ? JSON.parse(text) : undefined,
     headers: result.headers ?? {},
     text,
-    requestId: context.awsRequestId,
+    ...(requestId === undefined ? {} : { requestId }),
   };
+}
+
+export async function invoke(handler: Handler, request: Invocation = {}): Promise<Answer> {
+  const context = lambdaContext(request.functionName, request.timeoutMs);
+  const result = await handler(apiEvent(request), context);
+  return answerOf(result, context.awsRequestId);
 }
