@@ -66,6 +66,14 @@ export interface RuntimeOptions {
   logs?: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
   /** One-process mode only: how an entry becomes a handler (default: import it once). */
   load?: (entry: string) => Promise<LambdaHandler>;
+  /** The functions' bundles, when started earlier (bundleFunctions); the runtime removes them when it closes. */
+  bundles?: FunctionBundles | Promise<FunctionBundles>;
+}
+
+/** Each function's bundle file; `remove` deletes them. */
+export interface FunctionBundles {
+  files: ReadonlyMap<string, string>;
+  remove: () => void;
 }
 
 /** What one invocation came to. */
@@ -141,7 +149,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const functions = options.functions ?? stackFunctions;
   if (options.mode === 'one-process') return startOneProcessRuntime(functions, options.load);
   if (options.load) throw new Error('`load` replaces handlers in this process: it needs mode one-process');
-  const bundles = await bundleFunctions(functions);
+  const bundles = await (options.bundles ?? bundleFunctions(functions));
+  const missing = functions.filter((fn) => !bundles.files.has(fn.id)).map((fn) => fn.id);
+  if (missing.length > 0)
+    throw new Error(`No bundle for ${missing.join(', ')}: bundle every function served`);
   const env = { ...(options.env ?? process.env) };
   const pools = new Map(
     functions.map((fn) => [
@@ -176,9 +187,9 @@ const bundlesRoot = () => join(REPO_ROOT, '.local', 'environments');
  * One esbuild run for all functions, each bundle also carrying the environment's side (environment-worker.ts): the
  * handler's module, its DynamoDB client and everything they import are evaluated once per environment.
  */
-async function bundleFunctions(
-  functions: readonly FunctionDefinition[],
-): Promise<{ files: Map<string, string>; remove: () => void }> {
+export async function bundleFunctions(
+  functions: readonly FunctionDefinition[] = stackFunctions,
+): Promise<FunctionBundles> {
   const root = bundlesRoot();
   // Folders left by a runtime that was killed (its pid is gone).
   for (const name of safeReaddir(root)) {

@@ -18,7 +18,14 @@ import {
   startContentionEndpoint,
 } from './contention.ts';
 import { ensureTable, type LocalDynamo, LocalDynamoError, startLocalDynamo } from './dynamodb.ts';
-import { type Runtime, runtimeSettingsFromEnv, startRuntime } from './environments.ts';
+import {
+  bundleFunctions,
+  type FunctionBundles,
+  type Runtime,
+  runtimeSettingsFromEnv,
+  stackFunctions,
+  startRuntime,
+} from './environments.ts';
 import { identityFromEnv, probeIssuer } from './identity.ts';
 import {
   type InstanceIdentity,
@@ -276,17 +283,32 @@ async function seedDemoProduct(): Promise<boolean> {
  * invocation), or with LOCAL_RUNTIME=one-process every handler in this process, with fault injection on its one
  * client (environments arm it on their own clients from FAULT_INJECTION).
  */
-async function startFunctions(): Promise<Runtime> {
+async function startFunctions(bundles: Promise<FunctionBundles> | undefined): Promise<Runtime> {
   if (runtimeSettings.mode === 'one-process') {
     const { installLocalLayers } = await import('./dynamo-layers.ts');
     installLocalLayers();
     return startRuntime({ ...runtimeSettings, mode: 'one-process' });
   }
-  const started = performance.now();
-  const runtime = await startRuntime(runtimeSettings);
+  const runtime = await startRuntime({ ...runtimeSettings, ...(bundles ? { bundles } : {}) });
   cleanups.push(() => runtime.close());
-  step(`functions bundled for their execution environments in ${Math.round(performance.now() - started)} ms`);
   return runtime;
+}
+
+/** Starts bundling every function now; a failure is reported when the runtime starts. */
+function bundleInBackground(): Promise<FunctionBundles> {
+  const started = performance.now();
+  const bundles = bundleFunctions(stackFunctions);
+  bundles.then(
+    (done) => {
+      if (stopping) done.remove();
+      else
+        step(
+          `functions bundled for their execution environments in ${Math.round(performance.now() - started)} ms`,
+        );
+    },
+    () => {},
+  );
+  return bundles;
 }
 
 /** For `npm run audit` (and anyone): where this instance is. One on DYNAMODB_ENDPOINT leaves another's file alone. */
@@ -317,11 +339,13 @@ function runtimeLine(runtime: Runtime): string {
 async function main(): Promise<void> {
   stopWhenAsked();
   await claimPortsAndData();
+  // While DynamoDB Local starts (seconds of Java): the functions' bundles, for their execution environments.
+  const bundles = runtimeSettings.mode === 'lambda' ? bundleInBackground() : undefined;
   const { dynamo: db, contention } = await startDatabase();
   const identity = await startIdentity();
   const { config } = await import('#shared/config.ts');
   const seeded = await seedDemoProduct();
-  const runtime = await startFunctions();
+  const runtime = await startFunctions(bundles);
 
   const { startGateway } = await import('./gateway.ts');
   const gateway = await startGateway({

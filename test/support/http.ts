@@ -2,7 +2,9 @@
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll } from 'vitest';
 import { z } from 'zod';
+import { type Runtime, runtimeSettingsFromEnv, startRuntime } from '../../infra/local/environments.ts';
 import { type Gateway, startGateway } from '../../infra/local/gateway.ts';
+import { routes } from '../../infra/routes.ts';
 
 /** The contract every route answers with: exactly these keys, error codes in UPPER_SNAKE. */
 export const envelope = z.union([
@@ -82,13 +84,36 @@ export function apiClient(baseUrl: string | (() => string)) {
 }
 export type ApiClient = ReturnType<typeof apiClient>;
 
+/**
+ * The runtime behind `apiForThisFile`: the default one (execution environments unless LOCAL_RUNTIME says otherwise),
+ * with two differences, both because these suites test the domain through HTTP, not the runtime:
+ * - get-product reads the product afresh on every request. These tests read a product right after another function
+ *   changed it; get-product's own view (up to STOCK_VIEW_MAX_AGE_MS old, 1 s) may answer what it saw before, as it
+ *   may in the cloud. The in-process runtime hid that: every function shared one view.
+ * - A request past its function's cap waits up to a test's timeout for an environment (LOCAL_THROTTLE_WAIT_MS
+ *   still decides when set): the bursts here are far larger than a laptop's caps, and the throttle answer has its
+ *   own test (test/e2e/local-runtime-environments.test.ts).
+ */
+function runtimeForTests(): Promise<Runtime> {
+  return startRuntime({
+    functions: routes,
+    ...runtimeSettingsFromEnv({ LOCAL_THROTTLE_WAIT_MS: '60000', ...process.env }, routes),
+    functionEnv: { 'get-product': { STOCK_VIEW_MAX_AGE_MS: '0' } },
+  });
+}
+
 /** Starts the local gateway around the calling test file; the client reaches it once `beforeAll` has run. */
 export function apiForThisFile(): ApiClient {
   let gateway: Gateway | undefined;
+  let runtime: Runtime | undefined;
   beforeAll(async () => {
-    gateway = await startGateway({ port: 0 });
+    runtime = await runtimeForTests();
+    gateway = await startGateway({ port: 0, runtime });
   });
-  afterAll(() => gateway?.close());
+  afterAll(async () => {
+    await gateway?.close();
+    await runtime?.close();
+  });
   return apiClient(() => {
     if (!gateway) throw new Error('The gateway starts in beforeAll; call the API from inside a test');
     return gateway.url;
