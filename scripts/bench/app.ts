@@ -58,6 +58,8 @@ export interface Answer {
 export interface Caller {
   /** Printed beside every figure it produced. */
   readonly label: string;
+  /** What `n` concurrent callers are: `32 environments`, `32 buyers in one process`. */
+  concurrent(n: number): string;
   postHold(productId: string, customer?: string): Promise<Answer>;
   getProduct(productId: string): Promise<Answer>;
   rawTake(productId: string): Promise<RawOutcome>;
@@ -82,6 +84,7 @@ async function invokeHere(
 /** Every handler in this process, concurrent invocations sharing one module instance (not how Lambda runs them). */
 export const oneProcess: Caller = {
   label: 'one process',
+  concurrent: (n) => `${n} buyers in one process`,
   postHold: (productId, customer) =>
     invokeHere(createHoldHandler, 'create-hold', apiEvent(holdRequest(productId), customer)),
   getProduct: (productId) =>

@@ -2,11 +2,19 @@
 import { parseArgs } from 'node:util';
 import { CLOUD_SCALED, type ContentionParams, parseContentionSpec } from '../../infra/local/contention.ts';
 
+/** `lambda`: the handlers and the raw floors in execution environments; `one-process`: all in this process. */
+export type Model = 'lambda' | 'one-process';
+
 export interface Options {
   runs: number;
   seconds: number;
+  /** Execution environments of create-hold (and of the raw floor) in the contended windows of the Lambda model. */
+  environments: number;
+  /** Concurrent buyers of the one-process windows. */
   concurrency: number;
   expired: number;
+  /** Measured in this order; the uncontended comparisons use the first. */
+  models: Model[];
 }
 
 /** Workers for the uncontended handler-vs-raw comparisons (a Lambda fleet's worth of in-flight calls, not a mob). */
@@ -17,13 +25,17 @@ export const CALM_GET_OPS = 2_400;
 /** Large enough that no window sells out: 1,000,000 units gets the default (maximum) bucket count. */
 export const BIG_STOCK = 1_000_000;
 
-const USAGE = `Usage: npm run bench -- [--runs N] [--seconds S] [--concurrency C] [--expired N]
+const USAGE = `Usage: npm run bench -- [--runs N] [--seconds S] [--environments E] [--concurrency C] [--expired N]
+                           [--model lambda|one-process|both]
 
-  --runs N         repeat every measurement N times, interleaved; report medians (default 3)
-  --seconds S      length of each contention window (default 8)
-  --concurrency C  buyers / workers in the contention windows (default 64)
-  --expired N      expired holds the sweep releases (default 2000)
-  --help           this text
+  --runs N          repeat every measurement N times, interleaved; report medians (default 3)
+  --seconds S       length of each contention window (default 8)
+  --environments E  Lambda model: create-hold environments, one buyer each, in the contention windows (default 32)
+  --concurrency C   one-process model: concurrent buyers in the contention windows (default: E)
+  --expired N       expired holds the sweep releases (default 2000)
+  --model M         lambda (execution environments), one-process (every handler in this process), or both
+                    (default); the uncontended comparisons use the Lambda model unless only one-process
+  --help            this text
 
 Env: CONTENTION_MODE overrides the contention parameters (default 'scaled': 100 ms occupancy,
 250 write / 750 read units/s per partition); DYNAMODB_ENDPOINT uses a running DynamoDB Local.
@@ -45,8 +57,10 @@ export function parseCli(args: string[]): Options {
   const spec = {
     runs: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '8' },
-    concurrency: { type: 'string', default: '64' },
+    environments: { type: 'string', default: '32' },
+    concurrency: { type: 'string' },
     expired: { type: 'string', default: '2000' },
+    model: { type: 'string', default: 'both' },
     help: { type: 'boolean', default: false },
   } as const;
   let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof spec }>>['values'];
@@ -59,11 +73,22 @@ export function parseCli(args: string[]): Options {
     console.log(USAGE);
     process.exit(0);
   }
+  const environments = positiveInt('environments', values.environments);
+  const models: Record<string, Model[]> = {
+    both: ['lambda', 'one-process'],
+    lambda: ['lambda'],
+    'one-process': ['one-process'],
+  };
+  const chosen = models[values.model];
+  if (!chosen) usageError(`--model must be lambda, one-process or both, got '${values.model}'`);
   return {
     runs: positiveInt('runs', values.runs),
     seconds: positiveInt('seconds', values.seconds),
-    concurrency: positiveInt('concurrency', values.concurrency),
+    environments,
+    concurrency:
+      values.concurrency === undefined ? environments : positiveInt('concurrency', values.concurrency),
     expired: positiveInt('expired', values.expired),
+    models: chosen,
   };
 }
 
@@ -89,7 +114,8 @@ export function prepareEnvironment(): void {
   // every other warning still prints.
   env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-  // One process drives 64 buyers through the SDK's socket pool on 2 cores: a slow answer is load, not a fault.
+  // The one-process model drives every buyer through one SDK socket pool on 2 cores: a slow answer is load, not a
+  // fault. (Execution environments get the cloud's timeouts instead: environments.ts.)
   env.DYNAMODB_CONNECT_TIMEOUT_MS ??= '30000';
   env.DYNAMODB_REQUEST_TIMEOUT_MS ??= '30000';
   env.AWS_REGION ??= 'us-east-1';

@@ -5,7 +5,20 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { startContentionEndpoint } from '../../infra/local/contention.ts';
 import { ensureTable, type LocalDynamo, startLocalDynamo } from '../../infra/local/dynamodb.ts';
-import { contentionParams, type Options, parseCli, prepareEnvironment } from './cli.ts';
+import type { FunctionStats } from '../../infra/local/environments.ts';
+import { CALM_WORKERS, contentionParams, type Options, parseCli, prepareEnvironment } from './cli.ts';
+
+/** Per function: environments started (cold starts) and anything that did not return normally. */
+function printEnvironmentStats(stats: Record<string, FunctionStats>): void {
+  const line = Object.entries(stats)
+    .map(
+      ([id, s]) =>
+        `${id}: ${s.peakEnvironments} environments (cap ${s.cap}), ${s.coldStarts} cold starts, ${s.invocations} invocations, ${s.throttles} throttled, ${s.timeouts} timed out, ${s.errors} errors`,
+    )
+    .join('; ');
+  console.log(`
+execution environments: ${line}`);
+}
 
 /** Ctrl-C or a kill still stops the DynamoDB Local this script started. */
 function stopOnSignals(local: LocalDynamo): void {
@@ -28,18 +41,35 @@ async function bench(local: LocalDynamo, options: Options): Promise<void> {
     process.env.TABLE_NAME = `bench-${randomUUID().slice(0, 8)}`;
     await ensureTable(local.endpoint, process.env.TABLE_NAME);
     // The app's modules read the environment when they load: only now.
-    const [{ runSuite }, { oneProcess }] = await Promise.all([import('./suite.ts'), import('./app.ts')]);
+    const [{ runSuite }, { oneProcess }, { startEnvironments }] = await Promise.all([
+      import('./suite.ts'),
+      import('./app.ts'),
+      import('./environments.ts'),
+    ]);
     console.log(
       `DynamoDB Local at ${local.endpoint} behind the contention endpoint ${contention.endpoint}, table ${process.env.TABLE_NAME}; Node ${process.version}; ${options.runs} run(s)`,
     );
-    await runSuite({
-      contention,
-      params,
-      options,
-      contended: [{ caller: oneProcess, barred: false }],
-      calm: oneProcess,
-      past: new Date(Date.now() - 3_600_000),
-    });
+    const lambda = options.models.includes('lambda')
+      ? await startEnvironments(options.environments, CALM_WORKERS, 'environments')
+      : undefined;
+    try {
+      const callers = options.models.map((model) =>
+        model === 'lambda' && lambda
+          ? { caller: lambda.caller, workers: options.environments, barred: true }
+          : { caller: oneProcess, workers: options.concurrency, barred: false },
+      );
+      await runSuite({
+        contention,
+        params,
+        options,
+        contended: callers,
+        calm: lambda?.caller ?? oneProcess,
+        past: new Date(Date.now() - 3_600_000),
+      });
+      if (lambda) printEnvironmentStats(lambda.runtime.stats());
+    } finally {
+      await lambda?.close();
+    }
   } finally {
     await contention.close();
   }

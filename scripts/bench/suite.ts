@@ -14,8 +14,8 @@ export interface Suite {
   contention: ContentionEndpoint;
   params: ContentionParams;
   options: Options;
-  /** Contended callers in the order measured; `barred`: issue 16's bars apply to its figures. */
-  contended: readonly { caller: Caller; barred: boolean }[];
+  /** Contended callers in the order measured, each with its buyers; `barred`: issue 16's bars apply to it. */
+  contended: readonly { caller: Caller; workers: number; barred: boolean }[];
   /** The caller of the uncontended comparisons. */
   calm: Caller;
   /** Creation time of every run's expired holds (see sweepSection). */
@@ -30,20 +30,20 @@ async function oneRun(suite: Suite, run: number): Promise<Figures> {
   // Callers take turns going first, so neither always meets the machine warmer.
   const order = flip ? [...suite.contended].reverse() : suite.contended;
   const contended: Contended[] = [];
-  for (const { caller } of order) {
+  for (const { caller, workers } of order) {
     console.log(
-      `  contended, ${caller.label} (occupancy ${params.occupancyMs} ms, ${params.writeUnitsPerSecond} WU/s, ${params.readUnitsPerSecond} RU/s per partition; ${options.concurrency} buyers, ${options.seconds} s windows)`,
+      `  contended, ${caller.label} (occupancy ${params.occupancyMs} ms, ${params.writeUnitsPerSecond} WU/s, ${params.readUnitsPerSecond} RU/s per partition; ${caller.concurrent(workers)}, ${options.seconds} s windows)`,
     );
     contended.push(
       await contendedSection(caller, contention, params, `${tag}-${contended.length}`, {
         seconds: options.seconds,
-        workers: options.concurrency,
+        workers,
         flip,
       }),
     );
   }
   console.log(
-    `  uncontended, ${suite.calm.label} (contention endpoint forwarding, mode off; ${CALM_WORKERS} workers, A B B A halves)`,
+    `  uncontended, ${suite.calm.label} (contention endpoint forwarding, mode off; ${suite.calm.concurrent(CALM_WORKERS)}, A B B A halves)`,
   );
   const calm = await calmSection(suite.calm, tag, { workers: CALM_WORKERS, flip });
   printCalm(calm);
