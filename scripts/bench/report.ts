@@ -27,6 +27,7 @@ const windowFigures = (prefix: string, window: HoldWindow, raw: number): Figures
   [`${prefix}:busy`]: window.busyShare * 100,
   [`${prefix}:oversold`]: window.ledger.oversold,
   [`${prefix}:units`]: window.unitsPerHold,
+  [`${prefix}:ceiling`]: CLOUD.writeUnitsPerSecond / window.unitsPerHold,
   [`${prefix}:ratio`]: window.rate / raw,
 });
 
@@ -78,6 +79,11 @@ function figureList(callers: readonly { label: string; barred: boolean }[], calm
         { key: key('conflicts'), label: '  conflicts per granted hold', digits: 2 },
         { key: key('busy'), label: '  503 share %', digits: 1, bar: bar('busy') },
         { key: key('units'), label: '  hottest partition WU per granted hold', digits: 3 },
+        {
+          key: key('ceiling'),
+          label: `  cloud write ceiling holds/s (${CLOUD.writeUnitsPerSecond} WU/s / that)`,
+          digits: 0,
+        },
         { key: key('ratio'), label: '  / raw 1-item loop', digits: 2, bar: bar('ratio') },
       ];
     }),
@@ -118,9 +124,17 @@ const medianOf = (runs: readonly Figures[], key: string) => median(runs.map((run
 
 /** Contended medians, one row per caller and product shape, the columns the issue asks for side by side. */
 function printSideBySide(runs: readonly Figures[], callers: readonly string[]): void {
-  const heads = ['holds/s', 'conflicts/hold', '503 %', 'oversold', 'hottest WU/hold', 'x raw loop'];
-  const columns = ['holds', 'conflicts', 'busy', 'oversold', 'units', 'ratio'];
-  const digits = [1, 2, 1, 0, 3, 2];
+  const heads = [
+    'holds/s',
+    'conflicts/hold',
+    '503 %',
+    'oversold',
+    'hottest WU/hold',
+    'cloud ceiling/s',
+    'x raw loop',
+  ];
+  const columns = ['holds', 'conflicts', 'busy', 'oversold', 'units', 'ceiling', 'ratio'];
+  const digits = [1, 2, 1, 0, 3, 0, 2];
   const rowLabel = (caller: string, shape: Shape) => `${caller}, ${shapeLabel(shape)}`;
   const width =
     Math.max(...callers.flatMap((caller) => SHAPES.map((shape) => rowLabel(caller, shape).length))) + 2;
@@ -169,9 +183,9 @@ export function printSummary(
 export function printCeilings(params: ContentionParams): void {
   const conflict = (buckets: number, occupancy: number) => num((buckets * 1000) / occupancy);
   console.log(
-    `\nconflict ceiling of a transaction per item = 1000 / occupancy: cloud (${CLOUD.occupancyMs} ms) ${conflict(1, CLOUD.occupancyMs)}/s; here (${params.occupancyMs} ms) ${conflict(1, params.occupancyMs)}/s per item`,
+    `\nconflict ceiling while a hold takes its units in a transaction on the bucket = buckets x 1000 / occupancy: cloud (${CLOUD.occupancyMs} ms) ${conflict(1, CLOUD.occupancyMs)}/s at 1 bucket, ${conflict(16, CLOUD.occupancyMs)}/s at 16; here (${params.occupancyMs} ms) ${conflict(1, params.occupancyMs)}/s and ${conflict(16, params.occupancyMs)}/s. A single-item take has none: it meets a conflict only while a release transaction holds its bucket.`,
   );
   console.log(
-    `write ceiling of one product here = ${params.writeUnitsPerSecond} WU/s / (hottest partition's WU per granted hold); in the cloud ${CLOUD.writeUnitsPerSecond} WU/s / the same`,
+    `write ceiling of one product = write units/s per partition / (hottest partition's WU per granted hold): ${params.writeUnitsPerSecond} here, ${CLOUD.writeUnitsPerSecond} in the cloud (the "cloud ceiling" column)`,
   );
 }
