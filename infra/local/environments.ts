@@ -2,14 +2,13 @@
 // threads, each loading its function's own bundle), one invocation per environment at a time, a cap per function,
 // cold starts, the function timeout, and what API Gateway answers when a function is throttled or times out.
 // docs/design/lambda-model.md says how this maps to Lambda and what it does not model.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { z } from 'zod';
 import { type RouteDefinition, routes, sweeper } from '../routes.ts';
+import { bundleFunctions, type FunctionBundles } from './environment-bundles.ts';
 import { clockOffsetOf } from './environment-clock.ts';
 import type {
   EnvironmentData,
@@ -17,11 +16,9 @@ import type {
   InvokeMessage,
   SerializedError,
 } from './environment-worker.ts';
-import { isAlive } from './instance.ts';
 import { FUNCTION_TIMEOUT_MS, type LambdaHandler, MEMORY_MB, SWEEPER_TIMEOUT_MS } from './lambda-context.ts';
 import { startOneProcessRuntime } from './one-process.ts';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const log = new Logger({ serviceName: 'local-runtime' });
 
 /** A function the runtime serves: a route of infra/routes.ts, the sweeper, or a test's own. */
@@ -66,14 +63,8 @@ export interface RuntimeOptions {
   logs?: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
   /** One-process mode only: how an entry becomes a handler (default: import it once). */
   load?: (entry: string) => Promise<LambdaHandler>;
-  /** The functions' bundles, when started earlier (bundleFunctions); the runtime removes them when it closes. */
+  /** The functions' bundles, when started earlier (bundleFunctions); released when the runtime closes. */
   bundles?: FunctionBundles | Promise<FunctionBundles>;
-}
-
-/** Each function's bundle file; `remove` deletes them. */
-export interface FunctionBundles {
-  files: ReadonlyMap<string, string>;
-  remove: () => void;
 }
 
 /** What one invocation came to. */
@@ -144,12 +135,16 @@ export function runtimeSettingsFromEnv(
   };
 }
 
+export { bundleFunctions, type FunctionBundles } from './environment-bundles.ts';
+
 /** Starts the runtime: in the Lambda mode, bundles every function first (esbuild, as the stack bundles them). */
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const functions = options.functions ?? stackFunctions;
   if (options.mode === 'one-process') return startOneProcessRuntime(functions, options.load);
   if (options.load) throw new Error('`load` replaces handlers in this process: it needs mode one-process');
   const bundles = await (options.bundles ?? bundleFunctions(functions));
+  // Released when this runtime closes, or its process exits first.
+  process.once('exit', bundles.release);
   const missing = functions.filter((fn) => !bundles.files.has(fn.id)).map((fn) => fn.id);
   if (missing.length > 0)
     throw new Error(`No bundle for ${missing.join(', ')}: bundle every function served`);
@@ -175,92 +170,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     stats: () => Object.fromEntries([...pools].map(([id, pool]) => [id, pool.stats()])),
     close: async () => {
       await Promise.all([...pools.values()].map((pool) => pool.close()));
-      bundles.remove();
+      bundles.release();
+      process.off('exit', bundles.release);
     },
   };
-}
-
-/** Where the runtime writes its bundles: one folder per running runtime, removed when it closes. */
-const bundlesRoot = () => join(REPO_ROOT, '.local', 'environments');
-
-/**
- * One esbuild run for all functions, each bundle also carrying the environment's side (environment-worker.ts): the
- * handler's module, its DynamoDB client and everything they import are evaluated once per environment.
- */
-export async function bundleFunctions(
-  functions: readonly FunctionDefinition[] = stackFunctions,
-): Promise<FunctionBundles> {
-  const root = bundlesRoot();
-  // Folders left by a runtime that was killed (its pid is gone).
-  for (const name of safeReaddir(root)) {
-    const pid = Number(name.split('-')[0]);
-    if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid))
-      rmSync(join(root, name), { recursive: true, force: true });
-  }
-  const dir = join(root, `${process.pid}-${randomBytes(4).toString('hex')}`);
-  mkdirSync(dir, { recursive: true });
-  const { build } = await import('esbuild');
-  const file = (path: string) => JSON.stringify(join(REPO_ROOT, path));
-  const source = (fn: FunctionDefinition) =>
-    [
-      // First: every Date of the environment comes from its clock.
-      `import ${file('infra/local/environment-clock.ts')};`,
-      `import { handler } from ${file(fn.entry)};`,
-      fn.access === 'none' ? '' : `import { dynamo } from ${file('shared/db/client.ts')};`,
-      `import { serveInvocations } from ${file('infra/local/environment-worker.ts')};`,
-      `serveInvocations(handler, ${fn.access === 'none' ? 'undefined' : 'dynamo'});`,
-    ].join('\n');
-  const byId = new Map(functions.map((fn) => [fn.id, fn]));
-  try {
-    await build({
-      entryPoints: functions.map((fn) => ({ in: `environment:${fn.id}`, out: fn.id })),
-      plugins: [
-        {
-          name: 'environment-entries',
-          setup(plugin) {
-            plugin.onResolve({ filter: /^environment:/ }, (args) => ({
-              path: args.path.slice('environment:'.length),
-              namespace: 'environment',
-            }));
-            plugin.onLoad({ filter: /.*/, namespace: 'environment' }, (args) => {
-              const fn = byId.get(args.path);
-              return fn ? { contents: source(fn), resolveDir: REPO_ROOT, loader: 'ts' } : undefined;
-            });
-          },
-        },
-      ],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: `node${process.versions.node.split('.')[0]}`,
-      // As infra/bundling.ts: each package's ES build, and require() for the CommonJS ones bundled into ESM.
-      mainFields: ['module', 'main'],
-      banner: {
-        js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-      },
-      keepNames: true,
-      outdir: dir,
-      outExtension: { '.js': '.mjs' },
-      logLevel: 'silent',
-    });
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    const errors = (error as { errors?: { text: string; location?: { file: string } | null }[] }).errors;
-    const detail = errors?.map((e) => `${e.location?.file ?? ''}: ${e.text}`).join('; ');
-    throw new Error(`The local runtime could not bundle the functions: ${detail ?? String(error)}`);
-  }
-  return {
-    files: new Map(functions.map((fn) => [fn.id, join(dir, `${fn.id}.mjs`)])),
-    remove: () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
 
 interface PoolSettings {

@@ -300,7 +300,7 @@ function bundleInBackground(): Promise<FunctionBundles> {
   const bundles = bundleFunctions(stackFunctions);
   bundles.then(
     (done) => {
-      if (stopping) done.remove();
+      if (stopping) done.release();
       else
         step(
           `functions bundled for their execution environments in ${Math.round(performance.now() - started)} ms`,
