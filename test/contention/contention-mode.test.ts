@@ -1,10 +1,11 @@
 // The contention endpoint on the real DynamoDB Local: busy items, per-partition throttling, GSI charges, the
 // service's error shapes on the wire and through a real SDK client, one endpoint shared by separate processes, and
 // the throughput ceiling a hot item imposes.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import {
@@ -40,6 +41,7 @@ import {
   startContentionEndpoint,
 } from '../../infra/local/contention.ts';
 import { table } from '../../shared/db/table.ts';
+import { collectOutput } from '../support/processes.ts';
 
 type Key = { pk: string; sk: string };
 
@@ -111,10 +113,10 @@ async function heldUpstream() {
   };
 }
 
-/** A client of `endpoint`: the SDK's standard retries, or none (`maxAttempts: 1`) to see each raw refusal. */
-function clientOf(endpoint: ContentionEndpoint, maxAttempts?: number) {
+/** A client of `target`: the SDK's standard retries, or none (`maxAttempts: 1`) to see each raw refusal. */
+function clientOf(target: { endpoint: string }, maxAttempts?: number) {
   const client = new DynamoDBClient({
-    endpoint: endpoint.endpoint,
+    endpoint: target.endpoint,
     region: process.env.AWS_REGION ?? 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     ...(maxAttempts ? { maxAttempts } : {}),
@@ -464,6 +466,44 @@ describe('one endpoint, every client', () => {
 
     expect((await fetch(`${endpoint.endpoint}${RESET_PATH}`, { method: 'POST' })).status).toBe(204);
     expect(endpoint.stats()).toMatchObject({ writeConflicts: 0, transactionConflicts: 0, partitions: [] });
+  });
+
+  it('npm run contention serves it on its own until a signal, for clients npm start does not launch', async () => {
+    const tsx = join(process.cwd(), 'node_modules/tsx/dist/cli.mjs');
+    const child = spawn(
+      process.execPath,
+      [tsx, 'scripts/contention.ts', '--upstream', upstream, '--port', '0'],
+      {
+        env: { ...process.env, CONTENTION_MODE: 'occupancy=60000' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const output = collectOutput(child);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout?.on('data', () => {
+          const match = /^contention endpoint (http:\S+) in front of /m.exec(output().stdout);
+          if (match?.[1]) resolve(match[1]);
+        });
+        void exited.then(() => reject(new Error(`exited: ${JSON.stringify(output())}`)));
+      });
+      const { doc } = clientOf({ endpoint: url }, 1);
+      const [x] = keys(1, 'CLI');
+      if (!x) throw new Error('no key');
+      await doc.send(transaction(x));
+      await expect(doc.send(transaction(x))).rejects.toBeInstanceOf(TransactionCanceledException);
+      const stats = await (await fetch(`${url}${STATS_PATH}`)).json();
+      expect(stats).toMatchObject({ params: { ...CLOUD, occupancyMs: 60_000 }, transactionConflicts: 1 });
+
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(output().stdout).toContain(
+        'SIGTERM: stopping after 1 requests forwarded, 1 transaction conflicts',
+      );
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 
   it('tells a contention endpoint from DynamoDB Local, so a process handed one does not stack a second', async () => {
