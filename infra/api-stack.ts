@@ -49,6 +49,7 @@ import {
 } from '../shared/metric-names.ts';
 import { BUNDLING } from './bundling.ts';
 import { type Access, type IndexName, routes, sweeper } from './routes.ts';
+import { type SigningSecret, signingSecrets } from './signing-secrets.ts';
 import { functionNameOf, pascalCase, SERVICE_NAME, SHOPPER_FUNCTIONS, type StageSettings } from './stage.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -95,7 +96,7 @@ interface FunctionSpec {
   readonly description: string;
   readonly timeout: Duration;
   readonly idempotent?: boolean;
-  readonly usesWebhookSecret?: boolean;
+  readonly signingSecret?: SigningSecret;
   /** From the route table; a function without it reads the base table only and gets no index ARN at all. */
   readonly queries?: readonly IndexName[];
   readonly readsStockView?: boolean;
@@ -106,7 +107,8 @@ interface FunctionSpec {
 export interface ApiStackProps extends StackProps {
   readonly settings: StageSettings;
   readonly table: ITable;
-  readonly webhookSecret: ISecret;
+  /** Per source, the secret its payment route verifies signatures with (owned by the data stack). */
+  readonly signingSecrets: Readonly<Record<SigningSecret, ISecret>>;
   /** Each function's log group (owned by the data stack: stable names, kept with the data). */
   readonly logGroups: ReadonlyMap<FunctionId, ILogGroup>;
   readonly apiAccessLogs: ILogGroup;
@@ -143,16 +145,16 @@ export class ApiStack extends Stack {
 
   private readonly settings: StageSettings;
   private readonly table: ITable;
-  private readonly webhookSecret: ISecret;
+  private readonly signingSecrets: Readonly<Record<SigningSecret, ISecret>>;
   private readonly logGroups: ReadonlyMap<FunctionId, ILogGroup>;
   private readonly apiAccessLogs: ILogGroup;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
-    const { settings, table, webhookSecret, logGroups, apiAccessLogs, ...stackProps } = props;
+    const { settings, table, signingSecrets, logGroups, apiAccessLogs, ...stackProps } = props;
     super(scope, id, stackProps);
     this.settings = settings;
     this.table = table;
-    this.webhookSecret = webhookSecret;
+    this.signingSecrets = signingSecrets;
     this.logGroups = logGroups;
     this.apiAccessLogs = apiAccessLogs;
     if (settings.jwtIssuer) {
@@ -242,7 +244,7 @@ export class ApiStack extends Stack {
   /**
    * What `sam local` and the cloud both pass to the function. SAM passes only the variables a template declares, so
    * the ones a local run must override are declared here empty (`''` means unset, shared/config.ts): DynamoDB Local's
-   * endpoint and, for the webhook, a local signing secret. `npm run sam:env` writes the overrides.
+   * endpoint and, for the payment routes, a local signing secret. `npm run sam:env` writes the overrides.
    */
   private environmentOf(spec: FunctionSpec): Record<string, string> {
     const { settings } = this;
@@ -256,8 +258,12 @@ export class ApiStack extends Stack {
       POWERTOOLS_LOG_LEVEL: settings.logLevel,
       DYNAMODB_ENDPOINT: '',
       // The secret's ARN, never its value: the function reads it at run time (cached by Powertools).
-      ...(spec.usesWebhookSecret
-        ? { WEBHOOK_SECRET_ID: this.webhookSecret.secretArn, WEBHOOK_SECRET: '' }
+      ...(spec.signingSecret
+        ? {
+            [signingSecrets[spec.signingSecret].idVariable]:
+              this.signingSecrets[spec.signingSecret].secretArn,
+            [signingSecrets[spec.signingSecret].valueVariable]: '',
+          }
         : {}),
       // Every function, not only the buyer routes: put-product refuses per-customer limits while identity is off.
       ...(settings.jwtIssuer
@@ -318,12 +324,13 @@ export class ApiStack extends Stack {
         }),
       );
     }
-    if (spec.usesWebhookSecret) {
+    if (spec.signingSecret) {
+      // Its own source's secret only: a Stripe function cannot read the Adyen keys or our webhook's secret.
       statements.push(
         new PolicyStatement({
-          sid: 'WebhookSecret',
+          sid: signingSecrets[spec.signingSecret].constructId,
           actions: ['secretsmanager:GetSecretValue'],
-          resources: [this.webhookSecret.secretArn],
+          resources: [this.signingSecrets[spec.signingSecret].secretArn],
         }),
       );
     }
@@ -388,7 +395,7 @@ export class ApiStack extends Stack {
         Validations.of(httpRoute).acknowledge({
           id: 'AwsSolutions-APIG4',
           reason:
-            'usesWebhookSecret' in route
+            'signingSecret' in route
               ? 'Called by the payment provider: the handler rejects any request without a valid HMAC signature.'
               : 'identity' in route
                 ? 'Anonymous shoppers while the stage sets no jwtIssuer; the throttled stage bounds abuse.'
@@ -573,6 +580,22 @@ export class ApiStack extends Stack {
       emitted(MetricName.PaymentsRefundRequired, 'Sum', oneMinute),
       { threshold: 1 },
     );
+    // A request no configured secret signed: a forgery, a probe of the public URL, or (every delivery refused) a
+    // secret rotated at the provider but not here. A stray probe does not page; a provider retrying soon does.
+    this.alarm(
+      'ProviderSignaturesRejectedAlarm',
+      'Stripe requests or Adyen notification items refused for their signature: 5 or more in 5 minutes (logs stripe_signature_rejected, adyen_signature_rejected)',
+      emitted(MetricName.ProviderSignaturesRejected, 'Sum', fiveMinutes),
+      { threshold: 5 },
+    );
+    // A provider took a different amount or currency than the order's total: never applied as paid, each one needs a
+    // person (refund, or settle by hand).
+    this.alarm(
+      'PaymentAmountMismatchAlarm',
+      "A provider's success did not match the order's total (amount or currency): recorded, not applied (log payment_amount_mismatch)",
+      emitted(MetricName.PaymentAmountMismatches, 'Sum', oneMinute),
+      { threshold: 1 },
+    );
     // The sweeper runs every minute and reports the age of the oldest expired hold or order it found unswept, so a
     // healthy sweep keeps it under ~60-70 s. Above 180 s for 3 minutes in a row it has fallen three runs behind.
     // Missing data breaches: the sweeper emits it on every run, so silence means the sweeper is not running.
@@ -624,11 +647,22 @@ export class ApiStack extends Stack {
           MetricName.HoldsReclaimed,
           MetricName.HoldsExpired,
         ]),
+        6,
       ),
-      graph('Orders', sum([MetricName.OrdersCreated, MetricName.OrdersExpired])),
+      graph('Orders', sum([MetricName.OrdersCreated, MetricName.OrdersExpired]), 6),
       graph(
         'Payments',
         sum([MetricName.PaymentsApplied, MetricName.PaymentsParked, MetricName.PaymentsRefundRequired]),
+        6,
+      ),
+      graph(
+        'Payment providers (Stripe, Adyen)',
+        sum([
+          MetricName.ProviderSignaturesRejected,
+          MetricName.PaymentAmountMismatches,
+          MetricName.PaymentsDeclined,
+        ]),
+        6,
       ),
     );
     dashboard.addWidgets(

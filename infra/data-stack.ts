@@ -1,4 +1,4 @@
-// Stateful stack: the one DynamoDB table (built from shared/db/table.ts), the webhook signing secret and the log groups.
+// Stateful stack: the one DynamoDB table (built from shared/db/table.ts), the payment signing secrets and the log groups.
 import { CfnOutput, Fn, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import { table as definition } from '../shared/db/table.ts';
 import type { FunctionId } from './api-stack.ts';
 import { routes, sweeper } from './routes.ts';
+import { type SigningSecret, signingSecretSources, signingSecrets } from './signing-secrets.ts';
 import { functionNameOf, pascalCase, SERVICE_NAME, type StageSettings } from './stage.ts';
 
 export interface DataStackProps extends StackProps {
@@ -17,6 +18,9 @@ const stringKey = (name: string) => ({ name, type: AttributeType.STRING });
 
 export class DataStack extends Stack {
   readonly table: Table;
+  /** The signing secret of each payment route's source (infra/signing-secrets.ts). */
+  readonly signingSecrets: Readonly<Record<SigningSecret, Secret>>;
+  /** Our own webhook's, `signingSecrets.webhook`. */
   readonly webhookSecret: Secret;
   /** Each function's log group, `/aws/lambda/<function name>` (the API stack's functions log here). */
   readonly logGroups = new Map<FunctionId, LogGroup>();
@@ -52,21 +56,40 @@ export class DataStack extends Stack {
       });
     }
 
-    // Comma-separated signing secrets (several during a rotation); generated here, never written in code.
-    this.webhookSecret = new Secret(this, 'WebhookSecret', {
-      // Readable (rotating it is a manual step) and unique to this stack: a retained secret of an earlier data stack
-      // keeps its name, and a fixed name would make re-creating the stack fail with "already exists". The suffix is
-      // the first part of the stack id; the WebhookSecretName output gives the whole name.
-      secretName: `${SERVICE_NAME}/${settings.stage}/webhook-signing-secret-${Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', this.stackId))))}`,
-      description: `Payment webhook signing secret(s), comma-separated (${settings.stage})`,
-      generateSecretString: { passwordLength: 64, excludePunctuation: true },
-      removalPolicy,
-    });
-    Validations.of(this.webhookSecret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
-        'Rotated by hand with the payment provider: both secrets are accepted (comma-separated) until it switches.',
-    });
+    // Comma-separated signing secrets (several during a rotation), one secret per source (infra/signing-secrets.ts);
+    // generated here, never written in code. Stripe's and Adyen's start as a random value that no provider signs
+    // with, so their routes verify nothing until the operator puts the real secret in (docs/deploy.md).
+    const stackSuffix = Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', this.stackId))));
+    const secrets: Partial<Record<SigningSecret, Secret>> = {};
+    for (const source of signingSecretSources) {
+      const { constructId, slug, description } = signingSecrets[source];
+      const secret = new Secret(this, constructId, {
+        // Readable (rotating it is a manual step) and unique to this stack: a retained secret of an earlier data stack
+        // keeps its name, and a fixed name would make re-creating the stack fail with "already exists". The suffix is
+        // the first part of the stack id; the <...>Name outputs give the whole names.
+        secretName: `${SERVICE_NAME}/${settings.stage}/${slug}-${stackSuffix}`,
+        description: `${description} (${settings.stage})`,
+        // Adyen's keys are hex (shared/config.ts refuses anything else): its placeholder is one too.
+        generateSecretString:
+          source === 'adyen'
+            ? {
+                passwordLength: 64,
+                excludePunctuation: true,
+                excludeUppercase: true,
+                excludeCharacters: 'ghijklmnopqrstuvwxyz',
+              }
+            : { passwordLength: 64, excludePunctuation: true },
+        removalPolicy,
+      });
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'Rotated by hand with the payment provider: both secrets are accepted (comma-separated) until it switches.',
+      });
+      secrets[source] = secret;
+    }
+    this.signingSecrets = secrets as Record<SigningSecret, Secret>;
+    this.webhookSecret = this.signingSecrets.webhook;
 
     // Log groups live here, not in the API stack: they hold what happened (kept 90 days in prod), so they outlive a
     // torn-down API, and their names are stable (`/aws/lambda/<service>-<stage>-<function>`), so logs, metric filters
@@ -91,9 +114,12 @@ export class DataStack extends Stack {
     });
 
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'Checkout table' });
-    new CfnOutput(this, 'WebhookSecretName', {
-      value: this.webhookSecret.secretName,
-      description: 'Secrets Manager secret with the webhook signing secret(s)',
-    });
+    for (const source of signingSecretSources) {
+      const { output, description } = signingSecrets[source];
+      new CfnOutput(this, output, {
+        value: this.signingSecrets[source].secretName,
+        description: `Secrets Manager secret: ${description}`,
+      });
+    }
   }
 }

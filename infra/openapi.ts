@@ -18,6 +18,7 @@ import {
   headersOf,
 } from './error-catalogue.ts';
 import { type RouteDefinition, routes as routeTable, type SchemaName } from './routes.ts';
+import type { SigningSecret } from './signing-secrets.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -115,6 +116,43 @@ function errorResponses(route: RouteDefinition): ZodOpenApiResponsesObject {
   return responses;
 }
 
+/** The header each payment route's signature travels in (Adyen signs each item inside the body instead). */
+const signatureHeaders: Record<
+  SigningSecret,
+  { name: string; in: 'header'; required: true; description: string; schema: oas31.SchemaObject }[]
+> = {
+  webhook: [
+    {
+      name: 'X-Signature',
+      in: 'header',
+      required: true,
+      description:
+        '`t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`; `t` within 5 minutes, several `v1` allowed during secret rotation. The local runtime accepts unsigned calls while WEBHOOK_SECRET is unset.',
+      schema: { type: 'string' },
+    },
+  ],
+  stripe: [
+    {
+      name: 'Stripe-Signature',
+      in: 'header',
+      required: true,
+      description:
+        'As Stripe sends it: `t=<unix seconds>,v1=<hex HMAC-SHA256(whsec secret, "<t>.<raw body>")>[,v1=...][,v0=...]`. Any `v1` may match any of the endpoint\'s signing secrets (rotation, several endpoints); other schemes, `v0` included, are ignored; `t` over 300 s old is refused. The signature covers the raw bytes: a body re-serialised after signing does not verify. Without STRIPE_WEBHOOK_SECRET(_ID) nothing verifies.',
+      schema: { type: 'string' },
+    },
+  ],
+  adyen: [],
+};
+
+/** What a signed route's body must be, besides its schema. */
+const requestBodyNotes: Record<SigningSecret, string> = {
+  webhook: 'The raw bytes that were signed (the signature covers them before any parsing).',
+  stripe:
+    'The event exactly as Stripe sent it: the signature is checked over these raw bytes before the body is parsed. Only the envelope (`id`, `type`, `created`, `livemode`, `data.object`) is checked; the order is `data.object.metadata.order_id` for a PaymentIntent, `client_reference_id` or else `metadata.order_id` for a Checkout Session.',
+  adyen:
+    'Adyen\'s standard notification, `{"live": "true"|"false", "notificationItems": [{"NotificationRequestItem": {...}}]}`. Each item carries its own `additionalData.hmacSignature`: base64 HMAC-SHA256, keyed by the hex-decoded HMAC key, over `pspReference:originalReference:merchantAccountCode:merchantReference:amount.value:amount.currency:eventCode:success`. The order is `merchantReference`; `pspReference` + `eventCode` is the idempotency key.',
+};
+
 function operation(route: RouteDefinition): ZodOpenApiOperationObject {
   const { contract } = route;
   if (!contract) throw new Error(`Route ${route.id} has no contract in infra/routes.ts`);
@@ -130,7 +168,10 @@ function operation(route: RouteDefinition): ZodOpenApiOperationObject {
           const: contract.cacheControl ?? 'no-store',
         }),
       },
-      content: { 'application/json': { schema: successEnvelope(schemaNamed[response.schema]) } },
+      content:
+        'plainText' in response && response.plainText
+          ? { 'text/plain': { schema: schemaNamed[response.schema] } }
+          : { 'application/json': { schema: successEnvelope(schemaNamed[response.schema]) } },
     };
   }
   return {
@@ -151,18 +192,7 @@ function operation(route: RouteDefinition): ZodOpenApiOperationObject {
             : undefined,
         schema: z.toJSONSchema(schemaNamed[schema], { io: 'input' }) as oas31.SchemaObject,
       })),
-      ...(route.usesWebhookSecret
-        ? [
-            {
-              name: 'X-Signature',
-              in: 'header' as const,
-              required: true,
-              description:
-                '`t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`; `t` within 5 minutes, several `v1` allowed during secret rotation. The local runtime accepts unsigned calls while WEBHOOK_SECRET is unset.',
-              schema: { type: 'string' } satisfies oas31.SchemaObject,
-            },
-          ]
-        : []),
+      ...(route.signingSecret ? signatureHeaders[route.signingSecret] : []),
     ].map(({ schema, description, ...parameter }) => ({
       ...parameter,
       ...(description ? { description } : {}),
@@ -172,6 +202,7 @@ function operation(route: RouteDefinition): ZodOpenApiOperationObject {
       ? {
           requestBody: {
             required: true,
+            ...(route.signingSecret ? { description: requestBodyNotes[route.signingSecret] } : {}),
             content: { 'application/json': { schema: schemaNamed[request.body] } },
           },
         }

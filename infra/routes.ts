@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { table } from '../shared/db/table.ts';
 import type * as schemas from '../shared/schemas.ts';
 import type { ErrorCode } from './error-catalogue.ts';
+import type { SigningSecret } from './signing-secrets.ts';
 
 export type IndexName = keyof typeof table.indexes;
 export type Access = 'none' | 'read' | 'write';
@@ -20,8 +21,10 @@ export interface RouteContract {
     readonly body?: SchemaName;
     readonly headers?: Readonly<Record<string, SchemaName>>;
   };
-  /** Success statuses and the schema of their `data`. */
-  readonly responses: Readonly<Partial<Record<200 | 201 | 202, { schema: SchemaName; description: string }>>>;
+  /** Success statuses and the schema of their `data` (or, with `plainText`, of the whole text/plain body). */
+  readonly responses: Readonly<
+    Partial<Record<200 | 201 | 202, { schema: SchemaName; description: string; plainText?: boolean }>>
+  >;
   /** Error codes this route answers besides the ones every route does (INVALID_JSON, PAYLOAD_TOO_LARGE, ...). */
   readonly errors: readonly ErrorCode[];
   /** Cache-Control of its success answers when not `no-store`. */
@@ -44,8 +47,8 @@ export interface RouteDefinition {
    * cloud, `JWT_ISSUER` locally): a bearer token is then required and its `sub` is the customer id. Without an
    * issuer the route stays anonymous. */
   readonly identity?: 'buyer';
-  /** The function reads the webhook signing secret. */
-  readonly usesWebhookSecret?: boolean;
+  /** The signing secret the function verifies requests with (infra/signing-secrets.ts): it may read that one only. */
+  readonly signingSecret?: SigningSecret;
   /** The function keeps Powertools idempotency records (needs write access even on its own records). */
   readonly idempotent?: boolean;
   /** GSIs the function queries (it gets Query on exactly these index ARNs, nothing else). */
@@ -194,7 +197,7 @@ export const routes = [
     entry: 'functions/payment-webhook.ts',
     access: 'write',
     auth: 'none',
-    usesWebhookSecret: true,
+    signingSecret: 'webhook',
     idempotent: true,
     // A late payment reads the product's per-customer limit from the stock view.
     readsStockView: true,
@@ -216,6 +219,55 @@ export const routes = [
         'VALIDATION_ERROR',
         'IDEMPOTENCY_KEY_REUSED',
       ],
+    },
+  },
+  {
+    id: 'stripe-webhook',
+    method: 'POST',
+    path: '/api/payments/stripe/webhook',
+    entry: 'functions/stripe-webhook.ts',
+    access: 'write',
+    auth: 'none',
+    signingSecret: 'stripe',
+    // No `idempotent`: the event id is the payment's key in the shared payment path, no Powertools record is kept.
+    // A late payment reads the product's per-customer limit from the stock view; parking checks the hold.
+    readsStockView: true,
+    checksConditions: true,
+    contract: {
+      summary: "Stripe's events as Stripe signs them (Stripe-Signature over the raw body), each applied once",
+      request: { body: 'stripeEventBody' },
+      responses: {
+        200: {
+          schema: 'stripeEventAnswer',
+          description:
+            'Final, whatever the effect: applied, a duplicate (the same effect again), parked until the order exists, a conflict with a finished order, an amount mismatch (recorded and alarmed, never applied), a declined attempt, or ignored',
+        },
+      },
+      errors: ['INVALID_STRIPE_SIGNATURE', 'VALIDATION_ERROR'],
+    },
+  },
+  {
+    id: 'adyen-webhook',
+    method: 'POST',
+    path: '/api/payments/adyen/webhook',
+    entry: 'functions/adyen-webhook.ts',
+    access: 'write',
+    auth: 'none',
+    signingSecret: 'adyen',
+    readsStockView: true,
+    checksConditions: true,
+    contract: {
+      summary: "Adyen's standard notifications, each item verified by its HMAC signature and applied once",
+      request: { body: 'adyenNotificationBody' },
+      responses: {
+        200: {
+          schema: 'adyenAccepted',
+          description:
+            'Every verified item is stored: the text/plain body `[accepted]` (not an envelope). Items whose signature matches no key changed nothing and are logged',
+          plainText: true,
+        },
+      },
+      errors: ['INVALID_ADYEN_SIGNATURE', 'VALIDATION_ERROR'],
     },
   },
 ] as const satisfies readonly RouteDefinition[];

@@ -283,12 +283,12 @@ export function addCheckoutStage(app: App): CheckoutStage {
     env,
     settings,
     table: data.table,
-    webhookSecret: data.webhookSecret,
+    signingSecrets: data.signingSecrets,
     logGroups: data.logGroups,
     apiAccessLogs: data.apiAccessLogs,
     description: `Flash-sale checkout (${settings.stage}): functions, HTTP API, sweeper schedule, alarms, dashboard`,
   });
-  api.addStackDependency(data, 'reads the table and the webhook secret, logs to its log groups');
+  api.addStackDependency(data, 'reads the table and the signing secrets, logs to its log groups');
   for (const stack of [data, api]) {
     Tags.of(stack).add('service', SERVICE_NAME, UNTAGGED);
     Tags.of(stack).add('stage', settings.stage, UNTAGGED);

@@ -1,13 +1,16 @@
 // `npm run sam:env`: writes the `--env-vars` file for `sam local start-api` / `sam local invoke` from the synthesized
 // API template (run `npx cdk synth` first). SAM passes a function only the variables its template declares, and
-// resolves what comes from the data stack (TABLE_NAME, WEBHOOK_SECRET_ID) to '', so each function gets them here.
+// resolves what comes from the data stack (TABLE_NAME, the *_SECRET_ID / _KEY_ID secret ARNs) to '', so each function
+// gets them here: the local table, DynamoDB Local, and for each payment route a local secret of its own source.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { type SigningSecret, signingSecretSources, signingSecrets } from '../infra/signing-secrets.ts';
 
 const USAGE = `usage: npm run sam:env -- [--stage <stage>] [--template <file>] [--endpoint <url>] [--table <name>]
-                          [--webhook-secret <secret>] [--out <file> | --out -]
+                          [--webhook-secret <secret>] [--stripe-secret <whsec>] [--adyen-key <hex>]
+                          [--out <file> | --out -]
 
 Writes SAM's --env-vars JSON (one entry per function logical id) for the synthesized API stack.
 
@@ -17,6 +20,9 @@ Writes SAM's --env-vars JSON (one entry per function logical id) for the synthes
                              on Linux without Docker Desktop: the docker0 address, e.g. http://172.17.0.1:8000)
   --table <name>             the local table (default flash-sale-local, what \`npm start\` creates and seeds)
   --webhook-secret <secret>  the webhook signing secret(s) the local webhook accepts (default whsec_local)
+  --stripe-secret <whsec>    the Stripe signing secret(s) the local Stripe route accepts (default whsec_stripe_local;
+                             \`stripe listen\` prints the one it signs with)
+  --adyen-key <hex>          the Adyen HMAC key(s) the local Adyen route accepts (default 0011...eeff, 64 hex digits)
   --out <file>               where to write (default cdk.out/sam-env.json); - for stdout
   -h, --help                 this text
 
@@ -27,12 +33,23 @@ export interface SamEnvOptions {
   readonly endpoint: string;
   readonly table: string;
   readonly webhookSecret: string;
+  readonly stripeSecret: string;
+  readonly adyenKey: string;
 }
+
+/** Which option holds the local secret of each signing source. */
+const LOCAL_SECRET_OPTION: Record<SigningSecret, 'webhookSecret' | 'stripeSecret' | 'adyenKey'> = {
+  webhook: 'webhookSecret',
+  stripe: 'stripeSecret',
+  adyen: 'adyenKey',
+};
 
 export const SAM_ENV_DEFAULTS: SamEnvOptions = {
   endpoint: 'http://host.docker.internal:8000',
   table: 'flash-sale-local',
-  webhookSecret: 'whsec_local',
+  webhookSecret: signingSecrets.webhook.samDefault,
+  stripeSecret: signingSecrets.stripe.samDefault,
+  adyenKey: signingSecrets.adyen.samDefault,
 };
 
 export interface CfnTemplate {
@@ -58,7 +75,7 @@ export function lambdaFunctions(template: CfnTemplate): { logicalId: string; pat
 
 /**
  * The overrides for every function of the template: the local table and DynamoDB Local for all, a local signing secret
- * (and no Secrets Manager id) for the webhook. Only variables the function declares are written, since SAM would
+ * (and no Secrets Manager id) for each payment route, of its own source (infra/signing-secrets.ts). Only variables the function declares are written, since SAM would
  * drop the others; a function that does not declare one SAM must set is an error, not a silent run against AWS.
  */
 export function samEnvVars(template: CfnTemplate, options: SamEnvOptions = SAM_ENV_DEFAULTS): SamEnvVars {
@@ -68,12 +85,13 @@ export function samEnvVars(template: CfnTemplate, options: SamEnvOptions = SAM_E
     const declared = new Set(
       Object.keys(template.Resources[logicalId]?.Properties?.Environment?.Variables ?? {}),
     );
-    const readsSecret = declared.has('WEBHOOK_SECRET_ID');
-    const values: Record<string, string> = {
-      TABLE_NAME: options.table,
-      DYNAMODB_ENDPOINT: options.endpoint,
-      ...(readsSecret ? { WEBHOOK_SECRET_ID: '', WEBHOOK_SECRET: options.webhookSecret } : {}),
-    };
+    const values: Record<string, string> = { TABLE_NAME: options.table, DYNAMODB_ENDPOINT: options.endpoint };
+    for (const source of signingSecretSources) {
+      const { idVariable, valueVariable } = signingSecrets[source];
+      if (!declared.has(idVariable)) continue;
+      values[idVariable] = '';
+      values[valueVariable] = options[LOCAL_SECRET_OPTION[source]];
+    }
     const missing = Object.keys(values).filter((name) => !declared.has(name));
     if (missing.length > 0) problems.push(`${logicalId} does not declare ${missing.join(', ')}`);
     result[logicalId] = values;
@@ -101,6 +119,8 @@ function main(): void {
         endpoint: { type: 'string', default: SAM_ENV_DEFAULTS.endpoint },
         table: { type: 'string', default: SAM_ENV_DEFAULTS.table },
         'webhook-secret': { type: 'string', default: SAM_ENV_DEFAULTS.webhookSecret },
+        'stripe-secret': { type: 'string', default: SAM_ENV_DEFAULTS.stripeSecret },
+        'adyen-key': { type: 'string', default: SAM_ENV_DEFAULTS.adyenKey },
         out: { type: 'string', default: path.join('cdk.out', 'sam-env.json') },
         help: { type: 'boolean', short: 'h' },
       },
@@ -126,6 +146,8 @@ function main(): void {
       endpoint,
       table: String(values.table),
       webhookSecret: String(values['webhook-secret']),
+      stripeSecret: String(values['stripe-secret']),
+      adyenKey: String(values['adyen-key']),
     });
   } catch (error) {
     die((error as Error).message);

@@ -42,6 +42,8 @@ describe('routes and integrations', () => {
     expect(routeKeys.sort()).toEqual(routes.map((route) => `${route.method} ${route.path}`).sort());
     expect(routeKeys).toContain('GET /api/health');
     expect(routeKeys).toContain('POST /api/payments/webhook');
+    expect(routeKeys).toContain('POST /api/payments/stripe/webhook');
+    expect(routeKeys).toContain('POST /api/payments/adyen/webhook');
   });
 
   it.each(routes.map((route) => [`${route.method} ${route.path}`, route] as const))(
@@ -199,22 +201,32 @@ describe('functions', () => {
     },
   );
 
-  it('GIVEN the webhook secret WHEN environments are read THEN only payment-webhook gets WEBHOOK_SECRET_ID, as the ARN', () => {
-    const secretId = logicalId(built.data, built.data.webhookSecret.node.defaultChild as CfnElement);
-    for (const id of functionIds) {
-      const variables = env(id);
-      if (id === 'payment-webhook') {
-        // `Ref` of a secret is its ARN; a value would be a literal or a {{resolve:secretsmanager:...}} string.
-        expect(published(built, variables.WEBHOOK_SECRET_ID)).toEqual({ Ref: secretId });
-        // Declared empty, only for `sam local` to put a local secret in.
-        expect(variables.WEBHOOK_SECRET).toBe('');
-      } else {
-        expect(variables.WEBHOOK_SECRET_ID, id).toBeUndefined();
-        expect(variables.WEBHOOK_SECRET, id).toBeUndefined();
+  it.each([
+    ['payment-webhook', 'webhook', 'WEBHOOK_SECRET_ID', 'WEBHOOK_SECRET'],
+    ['stripe-webhook', 'stripe', 'STRIPE_WEBHOOK_SECRET_ID', 'STRIPE_WEBHOOK_SECRET'],
+    ['adyen-webhook', 'adyen', 'ADYEN_HMAC_KEY_ID', 'ADYEN_HMAC_KEY'],
+  ] as const)(
+    'GIVEN the %s secret WHEN environments are read THEN only %s gets %s, as the ARN',
+    (owner, source, idVariable, valueVariable) => {
+      const secretId = logicalId(
+        built.data,
+        built.data.signingSecrets[source].node.defaultChild as CfnElement,
+      );
+      for (const id of functionIds) {
+        const variables = env(id);
+        if (id === owner) {
+          // `Ref` of a secret is its ARN; a value would be a literal or a {{resolve:secretsmanager:...}} string.
+          expect(published(built, variables[idVariable])).toEqual({ Ref: secretId });
+          // Declared empty, only for `sam local` to put a local secret in.
+          expect(variables[valueVariable]).toBe('');
+        } else {
+          expect(variables[idVariable], id).toBeUndefined();
+          expect(variables[valueVariable], id).toBeUndefined();
+        }
       }
-    }
-    expect(JSON.stringify(built.apiTemplate.toJSON())).not.toContain('resolve:secretsmanager');
-  });
+      expect(JSON.stringify(built.apiTemplate.toJSON())).not.toContain('resolve:secretsmanager');
+    },
+  );
 
   it('GIVEN stage settings from context WHEN synthesized THEN the environment follows them', () => {
     const tuned = buildStage({ context: { holdTtlSeconds: '300', maxQtyPerHold: 2, logLevel: 'WARN' } });
@@ -487,18 +499,28 @@ describe('alarms', () => {
     expect(queries(alarm).expr_1).toBe('IF(requests > 0, 100 * FILL(shed, 0) / requests, 0)');
   });
 
-  it('GIVEN a payment that needs a refund WHEN one is counted in a minute THEN an alarm fires', () => {
-    built.apiTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: METRICS_NAMESPACE,
-      MetricName: Metric.PaymentsRefundRequired,
-      Dimensions: [{ Name: 'service', Value: SERVICE_NAME }],
-      Statistic: 'Sum',
-      Period: 60,
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      TreatMissingData: 'notBreaching',
-    });
-  });
+  it.each([
+    // Money taken for units already given back: each one needs a refund by hand.
+    ['a payment that needs a refund', Metric.PaymentsRefundRequired, 60, 1],
+    // A provider's success whose amount or currency is not the order's total: each one needs a person.
+    ["a provider's amount that is not the order's total", Metric.PaymentAmountMismatches, 60, 1],
+    // Forgeries, probes, or a secret rotated at the provider but not here: a stray probe does not page.
+    ['provider signatures refused', Metric.ProviderSignaturesRejected, 300, 5],
+  ] as const)(
+    'GIVEN %s (%s) WHEN %i s count at least %i THEN an alarm fires',
+    (_, metricName, period, threshold) => {
+      built.apiTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: METRICS_NAMESPACE,
+        MetricName: metricName,
+        Dimensions: [{ Name: 'service', Value: SERVICE_NAME }],
+        Statistic: 'Sum',
+        Period: period,
+        Threshold: threshold,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    },
+  );
 
   it('GIVEN the sweeper WHEN the oldest unswept item is over 180 s overdue for 3 minutes, or it reports nothing, THEN an alarm fires', () => {
     built.apiTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -566,8 +588,9 @@ describe('alarms', () => {
 
   it('GIVEN all alarms WHEN counted THEN each notifies the alarm topic (and when it clears)', () => {
     const topic = { Ref: idOf(built, built.api.alarmTopic) };
-    // 5xx rate, 503 rate, errors and throttles per function, table throttles and system errors, DLQ, refunds, sweep.
-    expect(alarms()).toHaveLength(2 + 2 * functionIds.length + 2 + 1 + 1 + 1);
+    // 5xx rate, 503 rate, errors and throttles per function, table throttles and system errors, DLQ, refunds,
+    // provider signatures, amount mismatches, sweep.
+    expect(alarms()).toHaveLength(2 + 2 * functionIds.length + 2 + 1 + 1 + 2 + 1);
     for (const alarm of alarms()) {
       expect(alarm.AlarmActions).toEqual([topic]);
       expect(alarm.OKActions).toEqual([topic]);
@@ -672,6 +695,9 @@ describe('dashboard', () => {
     Metric.PaymentsApplied,
     Metric.PaymentsParked,
     Metric.PaymentsRefundRequired,
+    Metric.ProviderSignaturesRejected,
+    Metric.PaymentAmountMismatches,
+    Metric.PaymentsDeclined,
     Metric.ServiceUnavailable,
     Metric.ContentionRetries,
     Metric.SweepDurationMs,

@@ -114,8 +114,20 @@ describe('function bundles', () => {
     const code = codeOf(id);
     // health touches no dependency at all; every other function reads or writes the table.
     expect(code.includes('DynamoDB_20120810'), 'DynamoDB client').toBe(id !== 'health');
-    expect(code.includes('GetSecretValue'), 'Secrets Manager client').toBe(id === 'payment-webhook');
+    // The payment routes read their signing secret from Secrets Manager; nothing else does.
+    const signed = routes.some((route) => route.id === id && 'signingSecret' in route);
+    expect(code.includes('GetSecretValue'), 'Secrets Manager client').toBe(signed);
   });
+
+  it.each(functionIds)(
+    'GIVEN %s WHEN bundled THEN it carries no payment provider SDK (node:crypto verifies)',
+    (id) => {
+      const code = codeOf(id);
+      // stripe-node's and @adyen/api-library's endpoints and validator: tests sign with them, no bundle ships them.
+      for (const marker of ['api.stripe.com', 'adyen.com', 'HmacValidator'])
+        expect(code, marker).not.toContain(marker);
+    },
+  );
 
   it('GIVEN the health bundle WHEN bundled THEN it has no SDK, no zod, no Powertools and no configuration parsing', () => {
     const code = codeOf('health');

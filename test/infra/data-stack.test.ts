@@ -4,6 +4,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import type { FunctionId } from '../../infra/api-stack.ts';
 import { routes, sweeper } from '../../infra/routes.ts';
+import { type SigningSecret, signingSecretSources } from '../../infra/signing-secrets.ts';
 import { table } from '../../shared/db/table.ts';
 import {
   type BuiltStage,
@@ -16,10 +17,10 @@ import {
 
 const tableResource = (built: BuiltStage) =>
   resourceOf(built.dataTemplate, logicalId(built.data, built.data.table.node.defaultChild as CfnElement));
-const secretResource = (built: BuiltStage) =>
+const secretResource = (built: BuiltStage, source: SigningSecret = 'webhook') =>
   resourceOf(
     built.dataTemplate,
-    logicalId(built.data, built.data.webhookSecret.node.defaultChild as CfnElement),
+    logicalId(built.data, built.data.signingSecrets[source].node.defaultChild as CfnElement),
   );
 
 describe('table', () => {
@@ -189,6 +190,44 @@ describe('webhook secret', () => {
     const built = buildStage({ stage: 'prod' });
     built.dataTemplate.hasOutput('WebhookSecretName', { Value: secretResource(built).Properties.Name });
   });
+  it.each([
+    ['stripe', 'stripe-webhook-secret', 'StripeWebhookSecretName'],
+    ['adyen', 'adyen-hmac-key', 'AdyenHmacKeyName'],
+  ] as const)(
+    'GIVEN the %s signing secret WHEN synthesized THEN it is generated, named %s-<stack suffix>, and published as %s',
+    (source, slug, output) => {
+      const built = buildStage({ stage: 'prod' });
+      const secret = secretResource(built, source);
+      expect(secret.Properties.SecretString).toBeUndefined();
+      expect(secret.DeletionPolicy).toBe('Retain');
+      const stackId =
+        'arn:aws:cloudformation:eu-west-1:123456789012:stack/FlashSale-prod-Data/8f6d2a10-5b3c-11ef-9c1a-0a1b2c3d4e5f';
+      expect(evaluate(secret.Properties.Name, stackId)).toBe(`flash-sale-checkout/prod/${slug}-8f6d2a10`);
+      built.dataTemplate.hasOutput(output, { Value: secret.Properties.Name });
+    },
+  );
+
+  it('GIVEN the Adyen secret WHEN generated THEN its placeholder is hex (the function refuses any other key), never a key Adyen signs with', () => {
+    const generate = secretResource(buildStage({ stage: 'prod' }), 'adyen').Properties
+      .GenerateSecretString as {
+      PasswordLength: number;
+      ExcludeCharacters: string;
+      ExcludeUppercase: boolean;
+      ExcludePunctuation: boolean;
+    };
+    expect(generate.PasswordLength % 2).toBe(0);
+    expect(generate).toMatchObject({ ExcludeUppercase: true, ExcludePunctuation: true });
+    const allowed = [...'abcdefghijklmnopqrstuvwxyz0123456789'].filter(
+      (char) => !generate.ExcludeCharacters.includes(char),
+    );
+    expect(allowed.join('')).toBe('abcdef0123456789');
+  });
+
+  it('GIVEN the data stack WHEN synthesized THEN it holds one secret per signing source, no more', () => {
+    const built = buildStage({ stage: 'prod' });
+    built.dataTemplate.resourceCountIs('AWS::SecretsManager::Secret', signingSecretSources.length);
+    expect(signingSecretSources).toEqual(['webhook', 'stripe', 'adyen']);
+  });
 });
 
 describe('log groups', () => {
@@ -252,5 +291,7 @@ describe('stateful stack only', () => {
       Value: { Ref: logicalId(built.data, built.data.table.node.defaultChild as CfnElement) },
     });
     built.dataTemplate.hasOutput('WebhookSecretName', { Value: Match.anyValue() });
+    built.dataTemplate.hasOutput('StripeWebhookSecretName', { Value: Match.anyValue() });
+    built.dataTemplate.hasOutput('AdyenHmacKeyName', { Value: Match.anyValue() });
   });
 });

@@ -132,18 +132,21 @@ export function environmentOf(built: BuiltStage, id: FunctionId): Record<string,
 }
 
 /**
- * Names what a policy resource points at: `table`, `index <name>`, `webhook secret`, `own log group`,
+ * Names what a policy resource points at: `table`, `index <name>`, `webhook secret` (`stripe secret`, `adyen secret`), `own log group`,
  * `sweeper DLQ`, `*`; anything unrecognised comes back as JSON so an unexpected grant shows in the diff.
  */
 export function describeResource(built: BuiltStage, resource: unknown, ownLogGroup: string): string {
   const tableId = logicalId(built.data, built.data.table.node.defaultChild as CfnElement);
-  const secretId = logicalId(built.data, built.data.webhookSecret.node.defaultChild as CfnElement);
+  const secretIds = Object.entries(built.data.signingSecrets).map(
+    ([source, secret]) => [source, logicalId(built.data, secret.node.defaultChild as CfnElement)] as const,
+  );
   const queueId = logicalId(built.api, built.api.sweeperDeadLetterQueue.node.defaultChild as CfnElement);
   const json = (value: unknown) => JSON.stringify(value);
   const target = json(published(built, resource));
   if (resource === '*') return '*';
   if (target === json({ 'Fn::GetAtt': [tableId, 'Arn'] })) return 'table';
-  if (target === json({ Ref: secretId })) return 'webhook secret';
+  for (const [source, secretId] of secretIds)
+    if (target === json({ Ref: secretId })) return `${source} secret`;
   // The data stack owns the log groups (stable names, kept with the data).
   if (target === json({ 'Fn::GetAtt': [ownLogGroup, 'Arn'] })) return 'own log group';
   if (target === json({ 'Fn::GetAtt': [queueId, 'Arn'] })) return 'sweeper DLQ';

@@ -49,6 +49,24 @@ const expected: Record<FunctionId, string[]> = {
     ...logs,
     ...tracing,
   ],
+  // The provider routes share the payment path, not Powertools' idempotency records (their event id is the key):
+  // the webhook's table grants without DeleteItem, and each reads its own source's secret only.
+  'stripe-webhook': [
+    ...write,
+    ...stockView,
+    ...conditionChecks,
+    'secretsmanager:GetSecretValue on stripe secret',
+    ...logs,
+    ...tracing,
+  ],
+  'adyen-webhook': [
+    ...write,
+    ...stockView,
+    ...conditionChecks,
+    'secretsmanager:GetSecretValue on adyen secret',
+    ...logs,
+    ...tracing,
+  ],
   'expire-holds': [
     ...write,
     ...leases,
@@ -258,12 +276,17 @@ describe('function permissions', () => {
     });
   });
 
-  it('GIVEN the webhook secret WHEN every role is read THEN only payment-webhook may read it', () => {
+  it('GIVEN the signing secrets WHEN every role is read THEN each payment route reads its own one, and no other role any', () => {
+    const owner: Record<string, string> = {
+      'payment-webhook': 'webhook secret',
+      'stripe-webhook': 'stripe secret',
+      'adyen-webhook': 'adyen secret',
+    };
     for (const id of built.api.functions.keys()) {
-      const readsSecret = [...permissionsOf(built, id)].some((permission) =>
+      const secrets = [...permissionsOf(built, id)].filter((permission) =>
         permission.startsWith('secretsmanager:'),
       );
-      expect(readsSecret, id).toBe(id === 'payment-webhook');
+      expect(secrets, id).toEqual(owner[id] ? [`secretsmanager:GetSecretValue on ${owner[id]}`] : []);
     }
   });
 

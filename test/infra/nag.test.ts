@@ -92,7 +92,13 @@ describe('cdk-nag AWS Solutions checks', () => {
       (ack) => ack.rule === 'AwsSolutions-APIG4',
     );
     const anonymous = routes.filter((route) => route.auth === 'none' && !('identity' in route));
-    expect(anonymous.map((route) => route.id).sort()).toEqual(['get-product', 'health', 'payment-webhook']);
+    expect(anonymous.map((route) => route.id).sort()).toEqual([
+      'adyen-webhook',
+      'get-product',
+      'health',
+      'payment-webhook',
+      'stripe-webhook',
+    ]);
     expect(apig4).toHaveLength(anonymous.length);
     expect(apig4.map((ack) => ack.path)).not.toContainEqual(expect.stringMatching(/holds|orders/));
   });

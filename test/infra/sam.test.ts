@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { routes, sweeper } from '../../infra/routes.ts';
+import { type SigningSecret, signingSecretSources, signingSecrets } from '../../infra/signing-secrets.ts';
 import { type CfnTemplate, lambdaFunctions, SAM_ENV_DEFAULTS, samEnvVars } from '../../scripts/sam-env.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { type BuiltStage, buildStage, functionLogicalId } from './fixture.ts';
@@ -81,9 +82,15 @@ function samEnvironment(
 }
 
 const functionIds = [...routes.map((route) => route.id), sweeper.id];
-const readsWebhookSecret = new Set<string>(
-  routes.filter((route) => 'usesWebhookSecret' in route).map((route) => route.id),
+/** Each payment route's signing source, by function id. */
+const signingSourceOf = new Map<string, SigningSecret>(
+  routes.flatMap((route) => ('signingSecret' in route ? [[route.id, route.signingSecret] as const] : [])),
 );
+const localSecretOf: Record<SigningSecret, string> = {
+  webhook: SAM_ENV_DEFAULTS.webhookSecret,
+  stripe: SAM_ENV_DEFAULTS.stripeSecret,
+  adyen: SAM_ENV_DEFAULTS.adyenKey,
+};
 
 describe.each(['dev', 'prod'])('sam local on the %s API template', (stage) => {
   let built: BuiltStage;
@@ -115,21 +122,48 @@ describe.each(['dev', 'prod'])('sam local on the %s API template', (stage) => {
   );
 
   it.each(functionIds)(
-    'GIVEN the env-vars file WHEN SAM resolves %s THEN a webhook secret id never arrives empty without a local secret',
+    'GIVEN the env-vars file WHEN SAM resolves %s THEN a signing secret id never arrives empty without a local secret',
     (id) => {
       const environment = samEnvironment(template, functionLogicalId(built, id), envVars);
       const config = loadConfig(environment);
-      // An empty Secrets Manager id and no secret would accept webhooks unsigned.
-      if ('WEBHOOK_SECRET_ID' in environment) expect(config.WEBHOOK_SECRET).toBeTruthy();
-      if (readsWebhookSecret.has(id)) {
-        expect(config.WEBHOOK_SECRET).toBe(SAM_ENV_DEFAULTS.webhookSecret);
-        expect(config.WEBHOOK_SECRET_ID).toBeFalsy();
+      const own = signingSourceOf.get(id);
+      for (const source of signingSecretSources) {
+        const { idVariable, valueVariable } = signingSecrets[source];
+        // An empty Secrets Manager id and no secret would accept webhooks unsigned (or, for a provider, none).
+        if (idVariable in environment) expect(config[valueVariable], `${id} ${valueVariable}`).toBeTruthy();
+        if (source === own) {
+          expect(config[valueVariable]).toBe(localSecretOf[source]);
+          expect(config[idVariable]).toBeFalsy();
+        } else {
+          expect(environment, `${id} gets no ${source} secret`).not.toHaveProperty(idVariable);
+          expect(environment).not.toHaveProperty(valueVariable);
+        }
       }
     },
   );
 
-  it('GIVEN the route table WHEN read THEN the webhook is the one function that reads the signing secret', () => {
-    expect([...readsWebhookSecret]).toEqual(['payment-webhook']);
+  it('GIVEN the route table WHEN read THEN each payment route is the one function that reads its source’s secret', () => {
+    expect(Object.fromEntries(signingSourceOf)).toEqual({
+      'payment-webhook': 'webhook',
+      'stripe-webhook': 'stripe',
+      'adyen-webhook': 'adyen',
+    });
+  });
+
+  it('GIVEN --stripe-secret and --adyen-key WHEN sam:env builds the file THEN each provider function gets its own', () => {
+    const custom = samEnvVars(template, {
+      ...SAM_ENV_DEFAULTS,
+      stripeSecret: 'whsec_a,whsec_b',
+      adyenKey: 'abcd',
+    });
+    expect(custom[functionLogicalId(built, 'stripe-webhook')]).toMatchObject({
+      STRIPE_WEBHOOK_SECRET_ID: '',
+      STRIPE_WEBHOOK_SECRET: 'whsec_a,whsec_b',
+    });
+    expect(custom[functionLogicalId(built, 'adyen-webhook')]).toMatchObject({
+      ADYEN_HMAC_KEY_ID: '',
+      ADYEN_HMAC_KEY: 'abcd',
+    });
   });
 });
 
