@@ -336,6 +336,22 @@ function runtimeLine(runtime: Runtime): string {
   return `runtime: Lambda model, one execution environment per concurrent invocation, at most ${runtimeSettings.defaultCap} per function${caps.length > 0 ? ` (${caps.join(', ')})` : ''} (LOCAL_CONCURRENCY, LOCAL_CONCURRENCY_<FUNCTION>), 10 s function timeout`;
 }
 
+/**
+ * Which payment routes check signatures, from the secrets this shell passed (the functions get the same environment).
+ * Our webhook runs unsigned without its secret; the provider routes never do, so without theirs they refuse every call.
+ */
+function signaturesLine(webhookSigned: boolean, stripeSecrets: number, adyenKeys: number): string {
+  const provider = (name: string, variable: string, count: number) =>
+    count > 0
+      ? `${name} ${count} secret${count > 1 ? 's' : ''} set`
+      : `${name} secret unset (${variable}: the route refuses every call)`;
+  return [
+    `webhook signatures ${webhookSigned ? 'required' : 'not checked'}`,
+    provider('Stripe', 'STRIPE_WEBHOOK_SECRET', stripeSecrets),
+    provider('Adyen', 'ADYEN_HMAC_KEY', adyenKeys),
+  ].join(', ');
+}
+
 async function main(): Promise<void> {
   stopWhenAsked();
   await claimPortsAndData();
@@ -343,7 +359,7 @@ async function main(): Promise<void> {
   const bundles = runtimeSettings.mode === 'lambda' ? bundleInBackground() : undefined;
   const { dynamo: db, contention } = await startDatabase();
   const identity = await startIdentity();
-  const { config } = await import('#shared/config.ts');
+  const { config, splitSecrets } = await import('#shared/config.ts');
   const seeded = await seedDemoProduct();
   const runtime = await startFunctions(bundles);
 
@@ -371,7 +387,11 @@ async function main(): Promise<void> {
       `  ${data}, table ${settings.TABLE_NAME}`,
       `  ${runtimeLine(runtime)}`,
       `  product 1 ${seeded ? 'seeded' : 'already present'}; hold TTL ${config.HOLD_TTL_SECONDS}s, max ${config.MAX_QTY_PER_HOLD} per hold`,
-      `  expiry sweep ${settings.EXPIRY_SWEEP_SECONDS > 0 ? `every ${settings.EXPIRY_SWEEP_SECONDS}s` : 'off'}; webhook signatures ${config.WEBHOOK_SECRET ? 'required' : 'not checked'}`,
+      `  expiry sweep ${settings.EXPIRY_SWEEP_SECONDS > 0 ? `every ${settings.EXPIRY_SWEEP_SECONDS}s` : 'off'}; ${signaturesLine(
+        Boolean(config.WEBHOOK_SECRET),
+        splitSecrets(config.STRIPE_WEBHOOK_SECRET ?? '').length,
+        splitSecrets(config.ADYEN_HMAC_KEY ?? '').length,
+      )}`,
       `  contention mode ${contentionLine(contention)}; fault injection ${process.env.FAULT_INJECTION ?? 'off'}`,
       `  audit the stock ledger: npm run audit -- --product 1 --endpoint ${db.endpoint} --table ${settings.TABLE_NAME}`,
       `  ${identityLine(identity)}`,

@@ -54,6 +54,9 @@ describe('npm start', () => {
       PORT: '0',
       TABLE_NAME: `${process.env.TABLE_NAME}-start`,
       EXPIRY_SWEEP_SECONDS: '0',
+      // From the shell to the functions; the banner says which provider routes can verify.
+      STRIPE_WEBHOOK_SECRET: 'whsec_a,whsec_b',
+      ADYEN_HMAC_KEY: '',
     });
     const [, url = ''] = await waitFor(started, /listening on (http:\/\/\S+)/);
     await waitFor(started, /Ctrl-C stops everything/);
@@ -63,6 +66,9 @@ describe('npm start', () => {
 
     expect(dataOf(product)).toMatchObject({ id: '1', name: 'Flash Sale Sneakers', stock: 100 });
     expect(started.output().stdout).toContain(`-d '{"product_id":1,"qty":2}'`);
+    expect(started.output().stdout).toContain(
+      'Stripe 2 secrets set, Adyen secret unset (ADYEN_HMAC_KEY: the route refuses every call)',
+    );
     expect(await started.exited).toBe(0);
     expect(started.output().stdout).toContain('SIGINT: stopping');
   });

@@ -75,6 +75,8 @@ export function apiClient(baseUrl: string | (() => string)) {
   }
   return {
     request,
+    /** The gateway's base URL, for a request whose answer is not an envelope (Adyen's text/plain `[accepted]`). */
+    baseUrl: () => (typeof baseUrl === 'string' ? baseUrl : baseUrl()),
     get: (path: string, headers?: Record<string, string>) => request('GET', path, { headers }),
     post: (path: string, json: unknown, headers?: Record<string, string>) =>
       request('POST', path, { json, headers }),
