@@ -6,6 +6,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { PayloadTooLarge } from '#shared/errors.ts';
 import { rawBodyOf } from '#shared/http/body.ts';
+import { answerFor } from '#shared/http/error-answers.ts';
 import { failure, ok, success } from '#shared/http/responses.ts';
 
 /** MAX_BODY_BYTES as shared/config.ts reads it (an integer >= 256, default 16 KiB); a bad value fails the cold start. */
@@ -16,8 +17,8 @@ if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 256) {
 
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
   if (rawBodyOf(event).bytes > maxBodyBytes) {
-    const { status, code, message } = new PayloadTooLarge(maxBodyBytes);
-    return failure(status, { code, message });
+    const { code, message } = new PayloadTooLarge(maxBodyBytes);
+    return failure(answerFor(code).status, { code, message });
   }
   return success(ok({ status: 'ok' }));
 };

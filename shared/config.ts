@@ -65,10 +65,10 @@ const schema = z.object({
   DYNAMODB_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   /**
    * Kept back from the Lambda's remaining time: the invocation's budget (every DynamoDB call, retry and wait) ends this
-   * long before the function's timeout, so a request out of time still answers 503 and flushes its logs and metrics.
+   * long before the function's timeout, so a request out of time still answers busy (ServiceBusy) and flushes its logs and metrics.
    */
   INVOCATION_RESERVE_MS: z.coerce.number().int().min(0).max(10_000).default(1_000),
-  /** Attempts for a transaction that keeps meeting TransactionConflict or throttling before answering 503. */
+  /** Attempts for a transaction that keeps meeting TransactionConflict or throttling before giving up with ServiceBusy. */
   TRANSACTION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
 });
 

@@ -1,5 +1,5 @@
 // The invocation's time budget: until when its code may start DynamoDB calls, retries and waits, so that the
-// function still answers (503 + Retry-After when out of time) and flushes before Lambda's timeout.
+// function still answers (ServiceBusy when out of time) and flushes before Lambda's timeout.
 //
 // Each invocation runs with its own deadline, found through AsyncLocalStorage like its logger (shared/logger.ts), so
 // concurrent invocations in one process (the local runtime, the tests) keep their own. It is the Lambda context's
@@ -63,7 +63,7 @@ export function withInvocationBudget<E, R>(
 /**
  * A DynamoDB attempt the budget did not allow: refused before it was sent (`sent: false`: it certainly did not
  * write), or cut off at the budget's end while in flight (`sent: true`: a write may have landed). Never retried;
- * the request answers 503 + Retry-After.
+ * the request answers busy (ServiceBusy).
  */
 export class BudgetSpent extends Error {
   constructor(

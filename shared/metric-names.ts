@@ -34,7 +34,7 @@ export const Metric = {
   ProviderSignaturesRejected: 'ProviderSignaturesRejected',
   /** A transaction retried after a TransactionConflict (contention on a hot item). */
   ContentionRetries: 'ContentionRetries',
-  /** Answers 503 SERVICE_UNAVAILABLE (busy DynamoDB, or the time budget ran out): load shedding, not a fault. */
+  /** Answers SERVICE_UNAVAILABLE (busy DynamoDB, or the time budget ran out): load shedding, not a fault. */
   ServiceUnavailable: 'ServiceUnavailable',
   SweepDurationMs: 'SweepDurationMs',
   /** Items the sweep left for the next run (it stopped at its time budget). */

@@ -11,6 +11,7 @@ import type {
   APIGatewayProxyEventV2WithJWTAuthorizer,
   APIGatewayProxyStructuredResultV2,
 } from 'aws-lambda';
+import { type AnsweredCode, answerFor, type LocalGatewayCode } from '../../shared/http/error-answers.ts';
 import { type RouteDefinition, routes as routeTable } from '../routes.ts';
 import { localPages } from './docs.ts';
 import { type Invocation, type Runtime, runtimeSettingsFromEnv, startRuntime } from './environments.ts';
@@ -84,10 +85,21 @@ function router(routes: readonly RouteDefinition[]) {
   };
 }
 
-function envelopeError(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+/** Our envelope for what the gateway refuses itself, with the status and headers the error-answer table gives `code`. */
+function envelopeError(
+  code: AnsweredCode | LocalGatewayCode,
+  message: string,
+  headers: Record<string, string> = {},
+) {
+  const answer = answerFor(code);
   return {
-    statusCode: status,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
+    statusCode: answer.status,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      ...answer.headers,
+      ...headers,
+    },
     body: JSON.stringify({ success: false, error: { code, message } }),
   } satisfies APIGatewayProxyStructuredResultV2;
 }
@@ -297,7 +309,7 @@ function answerOf(invocation: Invocation, route: RouteDefinition, requestId: str
         phase: invocation.phase,
         error: invocation.error,
       });
-      return envelopeError(500, 'INTERNAL_ERROR', `Unexpected error (request ${requestId})`);
+      return envelopeError('INTERNAL_ERROR', `Unexpected error (request ${requestId})`);
   }
 }
 
@@ -321,17 +333,17 @@ function requestHandler(
     if (page) {
       if (method === 'GET') return send(res, await page(), requestId);
       const message = `${method} is not allowed on ${rawPath}; use GET`;
-      return send(res, envelopeError(405, 'METHOD_NOT_ALLOWED', message, { allow: 'GET' }), requestId);
+      return send(res, envelopeError('METHOD_NOT_ALLOWED', message, { allow: 'GET' }), requestId);
     }
     const found = match(method, rawPath);
     if (found.kind === 'none') {
-      return send(res, envelopeError(404, 'ROUTE_NOT_FOUND', `No route for ${method} ${rawPath}`), requestId);
+      return send(res, envelopeError('ROUTE_NOT_FOUND', `No route for ${method} ${rawPath}`), requestId);
     }
     if (found.kind === 'wrong-method') {
       const allow = found.allow.join(', ');
       return send(
         res,
-        envelopeError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${rawPath}; use ${allow}`, {
+        envelopeError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${rawPath}; use ${allow}`, {
           allow,
         }),
         requestId,
@@ -345,7 +357,7 @@ function requestHandler(
       // Closing the connection stops Node from draining the rest of the oversized body.
       return send(
         res,
-        envelopeError(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds ${MAX_REQUEST_BYTES} bytes`, {
+        envelopeError('PAYLOAD_TOO_LARGE', `Request body exceeds ${MAX_REQUEST_BYTES} bytes`, {
           connection: 'close',
         }),
         requestId,
@@ -387,7 +399,7 @@ function httpServer(handle: Handle): Server {
         return;
       }
       const message = `Unexpected error (request ${requestId})`;
-      send(res, envelopeError(500, 'INTERNAL_ERROR', message), requestId);
+      send(res, envelopeError('INTERNAL_ERROR', message), requestId);
     });
   };
   const server = createServer({ keepAlive: true, requestTimeout: 30_000 }, onRequest);

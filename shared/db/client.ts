@@ -1,5 +1,5 @@
 // The process's one DynamoDB client (plus its document wrapper); every module uses these. Every attempt it makes
-// fits the invocation's time budget (shared/deadline.ts): DynamoDB out of time answers 503, never a Lambda timeout.
+// fits the invocation's time budget (shared/deadline.ts): DynamoDB out of time is ServiceBusy, never a Lambda timeout.
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -66,7 +66,7 @@ const budgetedRetries: RetryStrategy = {
 };
 
 export const dynamo = new DynamoDBClient({
-  // Throttling, 5xx and connection failures are retried here, within the budget; transaction conflicts by the domain.
+  // Throttling, DynamoDB's internal errors and connection failures are retried here, within the budget; transaction conflicts by the domain.
   maxAttempts: MAX_ATTEMPTS,
   retryStrategy: budgetedRetries,
   // Fail a stuck attempt fast enough to be retried within the Lambda timeout (10 s; see config): the request timeout

@@ -48,7 +48,7 @@ export async function acquireLease(name: string, ms: number): Promise<Lease | un
     const refused = isConditionFailure(error);
     // Someone's lease refused the first attempt: certainly theirs.
     if (refused && sdkAttempts(error) <= 1) return undefined;
-    // DynamoDB unreachable or the time budget spent: the caller answers 503.
+    // DynamoDB unreachable or the time budget spent: the caller answers busy.
     if (!refused && !isRetryableDynamoError(error)) throw error;
     if (certainlyNotWritten(error)) return undefined;
     // An answer was lost: the write may have landed, and then the lease is ours (a refusal after an SDK retry may be

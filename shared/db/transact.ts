@@ -58,7 +58,7 @@ const reasonsOf = (error: unknown): Reason[] | undefined =>
 
 /**
  * Contention or capacity, not a broken invariant: TransactionConflict (another transaction touched the item),
- * throttling and DynamoDB 5xx. A cancellation that includes a failed condition is a business answer.
+ * throttling and DynamoDB's internal errors. A cancellation that includes a failed condition is a business answer.
  */
 export function isRetryableDynamoError(error: unknown): boolean {
   const reasons = reasonsOf(error);
@@ -74,7 +74,7 @@ export const isConflict = (error: unknown): boolean =>
   reasonsOf(error)?.some((reason) => reason.Code === 'TransactionConflict') === true ||
   (error instanceof Error && error.name === 'TransactionConflictException');
 
-/** Refusals DynamoDB answers before writing anything: the write certainly did not land (unlike a timeout or 5xx). */
+/** Refusals DynamoDB answers before writing anything: the write certainly did not land (unlike a timeout or an internal error). */
 const REFUSED_NAMES = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
@@ -118,7 +118,7 @@ const NO_ANSWER_NAMES = new Set(['TimeoutError', 'AbortError', 'BudgetSpent']);
 
 /**
  * DynamoDB could not be reached or did not answer in time (after the SDK's retries, within the budget): the caller
- * should retry later (503 + Retry-After), like throttling. Looks through `cause` (Powertools and the SDK wrap errors)
+ * should retry later (ServiceBusy), like throttling. Looks through `cause` (Powertools and the SDK wrap errors)
  * and AggregateError (a connection tried on several addresses). A write that timed out may still have landed:
  * `certainlyNotWritten` says which did not.
  */
@@ -135,7 +135,7 @@ export function isUnavailable(error: unknown, depth = 0): boolean {
 /**
  * Runs `operation`, retrying contention with full-jitter exponential backoff (25 ms base, 1 s cap).
  * After TRANSACTION_MAX_ATTEMPTS tries, or when the invocation's budget has no room for the backoff and another try,
- * the caller gets ServiceBusy (503 + Retry-After), never a raw 500 or a Lambda timeout.
+ * the caller gets ServiceBusy (retry shortly), never an unexpected error or a Lambda timeout.
  */
 export async function withContentionRetry<T>(name: string, operation: () => Promise<T>): Promise<T> {
   const attempts = config.TRANSACTION_MAX_ATTEMPTS;

@@ -38,7 +38,7 @@ const running = new Map<string, Promise<ReclaimResult>>();
 /**
  * Reclaims the product's expired holds for buyers who found too little stock. Concurrent buyers in this process
  * share one pass; across processes a lease lets one reclaim while the others wait for it, so no two release the
- * same holds at once and nobody answers 503 for it. After finding nothing expired, the process looks again only
+ * same holds at once and nobody is answered busy for it. After finding nothing expired, the process looks again only
  * once a second, or sooner when the next hold's expiry has passed.
  */
 export function reclaimForBuyers(productId: string, now: Date): Promise<ReclaimResult> {

@@ -58,25 +58,25 @@ export type HoldView = z.output<typeof HoldViewSchema>;
 
 /**
  * How long a hold keeps retrying TransactionConflicts. A conflict is on one bucket and the next attempt picks
- * another, so conflicts are bounded by time, not by TRANSACTION_MAX_ATTEMPTS (which bounds throttling and 5xx).
+ * another, so conflicts are bounded by time, not by TRANSACTION_MAX_ATTEMPTS (which bounds throttling and internal errors).
  */
 const CONFLICT_BUDGET_MS = 3_000;
 /**
  * How long a hold queues in this process for a bucket slot (only the one-process local runtime ever queues). With
- * the conflict budget it stays well inside the 10 s function timeout, so no request is answered 503 at its timeout
+ * the conflict budget it stays well inside the 10 s function timeout, so no request is answered busy at its timeout
  * while its hold is still on the way.
  */
 const SLOT_WAIT_MS = 4_000;
 
 /** What one hold request has learned so far. */
 interface Attempts {
-  /** Attempts that met throttling, 5xx or a timeout (not conflicts). */
+  /** Attempts that met throttling, an internal error or a timeout (not conflicts). */
   transactions: number;
   /** performance.now() of the first transaction: conflicts are retried until CONFLICT_BUDGET_MS after it. */
   firstAt?: number;
   /** Conditions that failed on a bucket our view thought had stock (the view was stale). */
   shortfalls: number;
-  /** An attempt's outcome is unknown (timeout, 5xx): it may have committed our hold. */
+  /** An attempt's outcome is unknown (timeout, internal error): it may have committed our hold. */
   unknownOutcome: boolean;
   reclaimed: boolean;
 }
@@ -85,7 +85,7 @@ interface Attempts {
  * Reserves `qty` units. The per-process view (at most 1 s old) picks a bucket with stock at random; one transaction
  * takes the units there (condition `available >= qty`) and writes the hold. A short bucket tells us its level and
  * we try another; no bucket can serve the whole qty -> several buckets in one transaction. When the view says sold
- * out, expired-but-unswept holds are reclaimed once (one reclaimer per product) before answering 409. Refusals send
+ * out, expired-but-unswept holds are reclaimed once (one reclaimer per product) before refusing with InsufficientStock. Refusals send
  * no write to the stock buckets.
  *
  * An identified buyer (`customerId`, the `sub` of their token) also moves their counter for the product in the same
@@ -128,7 +128,7 @@ export async function createHold(
       if (answer) return answer;
       continue;
     }
-    // Never past the invocation's time budget: a buyer still queued then answers 503 before writing anything.
+    // Never past the invocation's time budget: a buyer still queued then gets ServiceBusy before writing anything.
     const slotWaitMs = budgetLeft(SLOT_WAIT_MS);
     const slot = await withBucketSlot(productId, Math.max(1, view.buckets.size), slotWaitMs, () =>
       attemptsInSlot(hold, tries),
@@ -189,7 +189,7 @@ async function attemptsInSlot(hold: HoldItem, tries: Attempts): Promise<HoldView
   }
 }
 
-/** Decides what a failed attempt means: our hold exists after all, try again, or give up with 503. */
+/** Decides what a failed attempt means: our hold exists after all, try again, or give up with ServiceBusy. */
 async function afterFailedAttempt(
   attempt: HoldItem,
   error: unknown,
@@ -241,11 +241,11 @@ async function afterFailedAttempt(
     countMetric(Metric.ContentionRetries);
   } else tries.transactions++;
   if (!certainlyNotWritten(error)) {
-    // A timeout or 5xx may have landed: our hold is found by its id later, and the view is read afresh.
+    // A timeout or internal error may have landed: our hold is found by its id later, and the view is read afresh.
     tries.unknownOutcome = true;
     forgetView(attempt.product_id);
   }
-  // A conflict cools its bucket and the next attempt picks another; throttling and 5xx back off as usual.
+  // A conflict cools its bucket and the next attempt picks another; throttling and internal errors back off as usual.
   const backoff = conflict ? 0 : Math.random() * Math.min(1000, 25 * 2 ** tries.transactions);
   // No time left in the invocation's budget for the backoff and one more attempt: give up now, not at the timeout.
   const outOfTime = !budgetFits(backoff);

@@ -1,4 +1,5 @@
-// Maps any thrown error to a status + envelope. Only AppError messages reach the caller.
+// Maps any thrown error to its answer (shared/http/error-answers.ts) and envelope. Only AppError messages reach the
+// caller.
 import {
   IdempotencyAlreadyInProgressError,
   IdempotencyValidationError,
@@ -9,18 +10,19 @@ import { AppError, IdempotencyKeyReused, RequestInProgress, ServiceBusy } from '
 import { logger } from '../logger.ts';
 import { Metric, type MetricName } from '../metric-names.ts';
 import { countMetric } from '../metrics.ts';
+import { answerFor, isBusyAnswer } from './error-answers.ts';
 import { failure } from './responses.ts';
 
-/** Answers counted where they are made, so handlers stay thin: by error code, and every 503 whatever its code. */
+/** Answers counted where they are made, so handlers stay thin: by error code. */
 const COUNTED_CODES: Readonly<Record<string, MetricName>> = {
   INSUFFICIENT_STOCK: Metric.HoldsRefusedSoldOut,
   CUSTOMER_LIMIT_REACHED: Metric.HoldsRefusedCustomerLimit,
+  SERVICE_UNAVAILABLE: Metric.ServiceUnavailable,
 };
 
 function countAnswer(known: AppError): void {
   const counted = COUNTED_CODES[known.code];
   if (counted) countMetric(counted);
-  if (known.status === 503) countMetric(Metric.ServiceUnavailable);
 }
 
 export function toAppError(error: unknown): AppError | undefined {
@@ -38,16 +40,17 @@ export function errorResponse(error: unknown, requestId?: string): APIGatewayPro
   const known = toAppError(error);
   if (known) {
     countAnswer(known);
-    if (known.status >= 500) logger.warn('request_refused_busy', { code: known.code, error });
+    const answer = answerFor(known.code);
+    if (isBusyAnswer(answer)) logger.warn('request_refused_busy', { code: known.code, error });
     const body = {
       code: known.code,
       message: known.message,
       ...(known.details === undefined ? {} : { details: known.details }),
     };
-    return failure(known.status, body, known.headers);
+    return failure(answer.status, body, answer.headers);
   }
   logger.error('unhandled_error', { error, request_id: requestId });
-  return failure(500, {
+  return failure(answerFor('INTERNAL_ERROR').status, {
     code: 'INTERNAL_ERROR',
     message: `Unexpected error${requestId ? ` (request ${requestId})` : ''}`,
   });

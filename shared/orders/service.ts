@@ -35,7 +35,7 @@ export function orderView(order: OrderItem): OrderView {
 /** The documented shape (shared/schemas.ts): the compiler keeps the answer and the OpenAPI document in step. */
 export type OrderView = z.output<typeof OrderViewSchema>;
 
-/** An order, for its buyer: another customer gets 404, exactly as for an order that does not exist. */
+/** An order, for its buyer: another customer gets OrderNotFound, exactly as for an order that does not exist. */
 export async function getOrder(orderId: string, customerId?: string): Promise<OrderView> {
   const slot = await getOrderSlot(orderId);
   if (slot?.entity !== 'order' || !visibleTo(slot.customer_id, customerId)) throw new OrderNotFound(orderId);
@@ -46,7 +46,7 @@ export async function getOrder(orderId: string, customerId?: string): Promise<Or
  * Turns an active, unexpired hold into a pending order. Asking again for the same hold returns the same order
  * (`created: false`). A payment that arrived first is applied in the same transaction, so the answer already
  * shows `paid` or `cancelled`; a parked success also beats the hold's expiry. Only the hold's buyer may order it:
- * anyone else gets 404, as if the hold did not exist.
+ * anyone else gets HoldNotFound, as if the hold did not exist.
  */
 export async function createOrder(
   holdId: string,

@@ -13,7 +13,7 @@ export type OrderDecision =
   | { kind: 'settle'; to: 'paid' | 'cancelled' }
   /** expired + success: take the units back if still free (-> paid), else refund_required. */
   | { kind: 'late_success' }
-  /** A finished order asked for the other outcome: 409 ORDER_ALREADY_FINALIZED. */
+  /** A finished order asked for the other outcome: OrderAlreadyFinalized. */
   | { kind: 'refuse' };
 
 export function decideForOrder(order: OrderItem, key: string, outcome: PaymentOutcome): OrderDecision {

@@ -309,8 +309,8 @@ const ignored = (event: ProviderEvent, reason: IgnoredReason, orderId?: string):
 
 /**
  * Applies one provider event (Stripe, Adyen), after its signature matched. Outcomes take the same exactly-once path
- * as our own webhook (applyPayment); everything final answers a result (the route's 2xx), so the provider stops
- * retrying: a conflicting outcome on a finished order included. Only a busy table throws (503, retried).
+ * as our own webhook (applyPayment); everything final answers a result (a success), so the provider stops
+ * retrying: a conflicting outcome on a finished order included. Only a busy table throws (ServiceBusy, retried).
  */
 export async function applyProviderEvent(event: ProviderEvent, now: Date): Promise<ProviderEventResult> {
   if (event.kind === 'ignored') return ignored(event, event.reason, event.orderId);

@@ -50,13 +50,13 @@ export async function readProduct(productId: string, minSlots = 0): Promise<Stoc
   const buckets = new Map<number, BucketState>();
   const slots = Math.max(product.bucket_slots, minSlots);
   let keys = Array.from({ length: slots }, (_, bucket) => stockBucketKey(productId, bucket));
-  // BatchGetItem may leave keys unprocessed under load; ask again for just those, then give up with 503 rather than
+  // BatchGetItem may leave keys unprocessed under load; ask again for just those, then give up with ServiceBusy rather than
   // answer from a view that silently misses buckets.
   for (let round = 0; keys.length > 0; round++) {
     if (round === 5) throw new ServiceBusy();
     if (round > 0) {
       const wait = 25 * 2 ** round * Math.random();
-      // No room left in the invocation's budget for the wait and another read: 503 now, not at the timeout.
+      // No room left in the invocation's budget for the wait and another read: busy now, not at the timeout.
       if (!budgetFits(wait)) throw new ServiceBusy();
       await sleep(wait);
     }

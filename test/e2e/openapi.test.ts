@@ -14,6 +14,7 @@ import {
 import { type Gateway, startGateway } from '../../infra/local/gateway.ts';
 import { buildOpenApiDocument, errorsOf } from '../../infra/openapi.ts';
 import { type RouteDefinition, routes as routeTable } from '../../infra/routes.ts';
+import { errorAnswers } from '../../shared/http/error-answers.ts';
 import { type ApiClient, type ApiResponse, apiClient, dataOf, errorOf } from '../support/http.ts';
 
 // The committed openapi.json describes the default configuration (qty up to 10): read it before config loads.
@@ -121,12 +122,14 @@ describe('the route table in the document', () => {
 });
 
 describe('error codes in the document', () => {
-  it('has a catalogue entry, with the same status, for every error class in shared/errors.ts', () => {
+  it('has a catalogue entry, with the status of shared/http/error-answers.ts, for every error class', () => {
     expect(catalogueProblems()).toEqual([]);
     const classes = appErrors();
     expect(classes.length).toBeGreaterThan(10);
-    for (const { className, code, status } of classes) {
-      expect(errorCatalogue[code as ErrorCode]?.status, `${className} (${code})`).toBe(status);
+    for (const { className, code } of classes) {
+      const entry = errorCatalogue[code as ErrorCode];
+      expect(entry?.description, `${className} (${code})`).toEqual(expect.any(String));
+      expect(entry?.status, `${className} (${code})`).toBe(errorAnswers[code as ErrorCode].status);
     }
   });
 

@@ -75,7 +75,6 @@ describe('per-customer limits on holds', () => {
     const refused = await createHold(product, 2, T0, buyer).catch((error: unknown) => error);
 
     expect(refused).toMatchObject({
-      status: 409,
       code: 'CUSTOMER_LIMIT_REACHED',
       details: { limit: 3, used: 2 },
     });
