@@ -3,7 +3,8 @@
 import { performance } from 'node:perf_hooks';
 import { mapLimit } from '../concurrency.ts';
 import { config } from '../config.ts';
-import { acquireLease, waitForLease } from '../db/lease.ts';
+import { reclaimLeaseName } from '../leases/items.ts';
+import { acquireLease, waitForLease } from '../leases/service.ts';
 import { logger } from '../logger.ts';
 import { Metric } from '../metric-names.ts';
 import { countMetric } from '../metrics.ts';
@@ -70,7 +71,7 @@ async function reclaimOnce(productId: string, now: Date): Promise<ReclaimResult>
     lastEmpty.set(productId, { at: performance.now(), nextExpiry: upcoming[0] ?? latest });
     return { freed: 0, elsewhere: false, unsure: false };
   }
-  const leaseName = `reclaim#${productId}`;
+  const leaseName = reclaimLeaseName(productId);
   const lease = await acquireLease(leaseName, LEASE_MS);
   if (!lease) {
     await waitForLease(leaseName, WAIT_FOR_OTHER_MS);

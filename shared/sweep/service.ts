@@ -1,10 +1,11 @@
 // The sweep: finds every hold and pending order past its deadline and settles each exactly once, in parallel.
 import { performance } from 'node:perf_hooks';
 import { mapLimit } from '../concurrency.ts';
-import { acquireLease } from '../db/lease.ts';
 import { DEADLINE_SHARDS } from '../db/table.ts';
 import type { HoldRef } from '../holds/items.ts';
 import { gaveUnitsBack, type ReleaseOutcome, releaseExpiredGroup, releaseGroups } from '../holds/release.ts';
+import { sweepLeaseName } from '../leases/items.ts';
+import { acquireLease } from '../leases/service.ts';
 import { logger } from '../logger.ts';
 import { expireUnpaidOrder, type OrderRef } from '../orders/service.ts';
 import { countPastDeadline, deadlineOf, pastDeadlinePage } from './items.ts';
@@ -42,8 +43,6 @@ export interface SweepOptions {
 
 type DeadlineItem = (HoldRef & { entity: 'hold' }) | (OrderRef & { entity: 'order' });
 
-const LEASE = 'sweep';
-
 /** Items read per shard and round: a round settles up to DEADLINE_SHARDS x PAGE items, grouped by bucket. */
 const PAGE = 500;
 
@@ -73,7 +72,7 @@ export async function sweep(now: Date, options: SweepOptions = {}): Promise<Swee
     backlog: 0,
     oldest_overdue_seconds: 0,
   };
-  const lease = await acquireLease(LEASE, leaseMs);
+  const lease = await acquireLease(sweepLeaseName(), leaseMs);
   if (!lease) {
     logger.info('sweep_skipped', { reason: 'another_sweep_running' });
     return { ...report, skipped: true };

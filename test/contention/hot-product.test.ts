@@ -6,10 +6,11 @@ import '../support/contention-on.ts';
 import { describe, expect, it } from 'vitest';
 import { handler as createHoldHandler } from '../../functions/create-hold.ts';
 import { checkLedger } from '../../shared/audit/ledger.ts';
-import { acquireLease } from '../../shared/db/lease.ts';
 import { getHold } from '../../shared/holds/items.ts';
 import { reclaimForBuyers } from '../../shared/holds/reclaim.ts';
 import { createHold } from '../../shared/holds/service.ts';
+import { reclaimLeaseName } from '../../shared/leases/items.ts';
+import { acquireLease } from '../../shared/leases/service.ts';
 import { putProduct } from '../../shared/stock/service.ts';
 import { readProduct } from '../../shared/stock/view.ts';
 import { sweep } from '../../shared/sweep/service.ts';
@@ -154,7 +155,7 @@ describe('reclaim and sweep leases', () => {
   it('lets no buyer reclaim while another process holds the reclaim lease, and tells the crowd the truth', async () => {
     const product = await productWithBuckets(3, 1);
     const expired = await Promise.all([1, 2, 3].map(() => createHold(product, 1, T0)));
-    const other = await acquireLease(`reclaim#${product}`, 2_000);
+    const other = await acquireLease(reclaimLeaseName(product), 2_000);
     expect(other).toBeDefined();
 
     const refused = await Promise.allSettled([

@@ -1,15 +1,13 @@
 // Short leases: one holder at a time for work that must not overlap itself (a product's reclaim, the sweep).
+// Names, key and conditions come from ./items.ts.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { db, getItem } from '../db/client.ts';
+import { certainlyNotWritten, isRetryableDynamoError, isUnavailable, sdkAttempts } from '../db/transact.ts';
 import { budgetLeft, deadlineFor } from '../deadline.ts';
-import { db, getItem, tableName } from './client.ts';
-import type { Key } from './keys.ts';
-import { table } from './table.ts';
-import { certainlyNotWritten, isRetryableDynamoError, isUnavailable, sdkAttempts } from './transact.ts';
-
-const leaseKey = (name: string): Key => ({ pk: `LEASE#${name}`, sk: 'LEASE' });
+import { giveLeaseUp, type LeaseItem, leaseIsFree, leaseKey, takeLease } from './items.ts';
 
 /** Leases run on the wall clock, like the schedules they protect (a test that moves `Date` moves them too). */
 const wallClockMs = () => Date.now();
@@ -30,20 +28,7 @@ export async function acquireLease(name: string, ms: number): Promise<Lease | un
   const holder = randomUUID();
   const now = wallClockMs();
   try {
-    await db.send(
-      new PutCommand({
-        TableName: tableName,
-        Item: {
-          ...leaseKey(name),
-          entity: 'lease',
-          holder,
-          lease_until: now + ms,
-          [table.ttlAttribute]: Math.floor((now + ms) / 1000) + 3600,
-        },
-        ConditionExpression: 'attribute_not_exists(pk) OR lease_until < :now',
-        ExpressionAttributeValues: { ':now': now },
-      }),
-    );
+    await db.send(new PutCommand(takeLease(name, holder, now, now + ms)));
   } catch (error) {
     const refused = isConditionFailure(error);
     // Someone's lease refused the first attempt: certainly theirs.
@@ -55,7 +40,7 @@ export async function acquireLease(name: string, ms: number): Promise<Lease | un
     // our own lease refusing the retry). Read it back. If even that fails, act as the holder: the work a lease guards
     // is made of conditional writes, so an overlap costs conflicts, while a lease of ours taken for someone else's
     // would keep everyone waiting until it ran out.
-    const current = await getItem<{ holder?: string }>(leaseKey(name)).then(
+    const current = await getItem<LeaseItem>(leaseKey(name)).then(
       (item) => item?.holder,
       () => holder,
     );
@@ -64,14 +49,7 @@ export async function acquireLease(name: string, ms: number): Promise<Lease | un
   return {
     async release() {
       try {
-        await db.send(
-          new DeleteCommand({
-            TableName: tableName,
-            Key: leaseKey(name),
-            ConditionExpression: 'holder = :me',
-            ExpressionAttributeValues: { ':me': holder },
-          }),
-        );
+        await db.send(new DeleteCommand(giveLeaseUp(name, holder)));
       } catch (error) {
         // Lost it already (ran out and retaken), or DynamoDB is busy, unreachable or out of the invocation's time:
         // it runs out on its own.
@@ -90,8 +68,7 @@ export async function waitForLease(name: string, maxWaitMs: number): Promise<voi
   const until = wallClockMs() + maxWaitMs;
   const budgetEnds = deadlineFor(maxWaitMs);
   while (wallClockMs() < until && performance.now() < budgetEnds) {
-    const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: leaseKey(name) }));
-    if (!Item || Number(Item.lease_until) < wallClockMs()) return;
+    if (leaseIsFree(await getItem<LeaseItem>(leaseKey(name)), wallClockMs())) return;
     await sleep(Math.min(100, budgetLeft()));
   }
 }
