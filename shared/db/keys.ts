@@ -1,8 +1,6 @@
-// The table's key shape. Each aggregate builds its own keys in its items.ts; nothing else spells a key.
+// The table's key shape. Each key is spelled by its owner alone: an aggregate's items.ts, shared/leases/items.ts, and
+// shared/idempotency.ts for the Powertools records.
 export interface Key {
   pk: string;
   sk: string;
 }
-
-/** Powertools idempotency records of one scope (create-hold, payment-webhook). */
-export const idempotencyPartition = (scope: string) => `IDEMPOTENCY#${scope}`;
