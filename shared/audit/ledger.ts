@@ -2,11 +2,11 @@
 // stock == available + active holds + pending orders + paid orders, with every unit counted in the bucket it came from;
 // and per customer and product: their counter == their units in active holds, pending and paid orders <= the limit.
 import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type CustomerUnitsItem, repairCustomerUnits } from '../customers/items.ts';
+import { isCustomerUnitsItem, repairCustomerUnits } from '../customers/items.ts';
 import { db, tableName } from '../db/client.ts';
-import type { HoldItem } from '../holds/items.ts';
-import type { OrderItem } from '../orders/items.ts';
-import { type Draw, type ProductItem, repairBucket, type StockBucketItem } from '../stock/items.ts';
+import { isHoldItem } from '../holds/items.ts';
+import { isOrderItem } from '../orders/items.ts';
+import { isProductItem, isStockBucketItem, itemsOfProduct, repairBucket } from '../stock/items.ts';
 
 export interface BucketFigures {
   product_id: string;
@@ -57,9 +57,7 @@ async function scanAll(productId?: string): Promise<Record<string, unknown>[]> {
         TableName: tableName,
         ConsistentRead: true,
         ExclusiveStartKey,
-        ...(productId
-          ? { FilterExpression: 'product_id = :p', ExpressionAttributeValues: { ':p': productId } }
-          : {}),
+        ...(productId ? itemsOfProduct(productId) : {}),
       }),
     );
     items.push(...(page.Items ?? []));
@@ -72,19 +70,25 @@ type Column = 'active_holds' | 'pending_orders' | 'paid_orders';
 
 /** Which column an item's units count in, if it holds any. */
 function columnOf(item: Record<string, unknown>): Column | undefined {
-  if (item.entity === 'hold')
-    return (item as unknown as HoldItem).status === 'active' ? 'active_holds' : undefined;
-  if (item.entity !== 'order') return undefined;
-  const { status } = item as unknown as OrderItem;
-  return status === 'pending' ? 'pending_orders' : status === 'paid' ? 'paid_orders' : undefined;
+  if (isHoldItem(item)) return item.status === 'active' ? 'active_holds' : undefined;
+  if (!isOrderItem(item)) return undefined;
+  return item.status === 'pending' ? 'pending_orders' : item.status === 'paid' ? 'paid_orders' : undefined;
+}
+
+/** The items whose units count in a column (active holds, pending and paid orders), with the column. */
+function unitHolders(items: Record<string, unknown>[]) {
+  return items.flatMap((item) => {
+    const column = columnOf(item);
+    return column && (isHoldItem(item) || isOrderItem(item)) ? [{ item, column }] : [];
+  });
 }
 
 function bucketRows(items: Record<string, unknown>[], violations: string[]): Map<string, BucketFigures> {
   const rows = new Map<string, BucketFigures>();
   const slot = (product: string, bucket: number) => `${product}#${bucket}`;
   for (const item of items) {
-    if (item.entity !== 'stock') continue;
-    const { product_id, bucket, stock, available } = item as unknown as StockBucketItem;
+    if (!isStockBucketItem(item)) continue;
+    const { product_id, bucket, stock, available } = item;
     rows.set(slot(product_id, bucket), {
       product_id,
       bucket,
@@ -96,11 +100,9 @@ function bucketRows(items: Record<string, unknown>[], violations: string[]): Map
       drift: 0,
     });
   }
-  for (const item of items) {
-    const column = columnOf(item);
-    if (!column) continue;
-    const { product_id, draws, qty } = item as unknown as { product_id: string; draws: Draw[]; qty: number };
-    const id = String(item.hold_id ?? item.order_id);
+  for (const { item, column } of unitHolders(items)) {
+    const { product_id, draws, qty } = item;
+    const id = isHoldItem(item) ? item.hold_id : item.order_id;
     if ((draws ?? []).reduce((sum, draw) => sum + draw.qty, 0) !== qty)
       violations.push(`${item.entity} ${id}: draws do not add up to qty ${qty}`);
     for (const draw of draws ?? []) {
@@ -143,9 +145,7 @@ function productRows(buckets: BucketFigures[], items: Record<string, unknown>[],
       total[key] += row[key];
     products.set(row.product_id, total);
   }
-  for (const item of items) {
-    if (item.entity !== 'product') continue;
-    const product = item as unknown as ProductItem;
+  for (const product of items.filter(isProductItem)) {
     const seen = products.get(product.product_id)?.buckets ?? 0;
     // More items than slots is an interrupted re-split (repeating the PUT finishes it); fewer means lost stock.
     if (seen < product.bucket_slots)
@@ -159,9 +159,7 @@ function productRows(buckets: BucketFigures[], items: Record<string, unknown>[],
 /** No webhook key applied to two orders. */
 function keyViolations(items: Record<string, unknown>[], violations: string[]): void {
   const owners = new Map<string, string>();
-  for (const item of items) {
-    if (item.entity !== 'order') continue;
-    const order = item as unknown as OrderItem;
+  for (const order of items.filter(isOrderItem)) {
     if (!order.payment_key) continue;
     const owner = owners.get(order.payment_key);
     if (owner && owner !== order.order_id)
@@ -191,11 +189,8 @@ export async function checkLedger(productId?: string): Promise<LedgerReport> {
 function customerRows(items: Record<string, unknown>[], violations: string[]): CustomerFigures[] {
   const rows = new Map<string, CustomerFigures>();
   const limits = new Map<string, number>();
-  for (const item of items) {
-    if (item.entity === 'product') {
-      const product = item as unknown as ProductItem;
-      if (product.max_per_customer !== undefined) limits.set(product.product_id, product.max_per_customer);
-    }
+  for (const product of items.filter(isProductItem)) {
+    if (product.max_per_customer !== undefined) limits.set(product.product_id, product.max_per_customer);
   }
   const row = (customer: string, product: string) => {
     const key = `${customer}\u0000${product}`;
@@ -214,16 +209,11 @@ function customerRows(items: Record<string, unknown>[], violations: string[]): C
     rows.set(key, fresh);
     return fresh;
   };
-  for (const item of items) {
-    if (item.entity === 'customer_units') {
-      const counter = item as unknown as CustomerUnitsItem;
-      row(counter.customer_id, counter.product_id).counter = counter.units;
-      continue;
-    }
-    const column = columnOf(item);
-    const customer = item.customer_id;
-    if (!column || typeof customer !== 'string') continue;
-    row(customer, String(item.product_id))[column] += Number(item.qty);
+  for (const counter of items.filter(isCustomerUnitsItem)) {
+    row(counter.customer_id, counter.product_id).counter = counter.units;
+  }
+  for (const { item, column } of unitHolders(items)) {
+    if (item.customer_id !== undefined) row(item.customer_id, item.product_id)[column] += item.qty;
   }
   for (const figures of rows.values()) {
     figures.drift = figures.active_holds + figures.pending_orders + figures.paid_orders - figures.counter;

@@ -16,6 +16,11 @@ export interface CustomerUnitsItem {
   units: number;
 }
 
+/** True for a customer's counter among items of any type (a scan). */
+export const isCustomerUnitsItem = (
+  item: Record<string, unknown>,
+): item is Record<string, unknown> & CustomerUnitsItem => item.entity === 'customer_units';
+
 /** What moves a counter: an identified buyer's hold or order (anonymous ones carry no `customer_id`). */
 export interface CustomerUnitsRef {
   customer_id?: string;

@@ -25,6 +25,10 @@ export interface HoldItem {
   expires_at: string;
 }
 
+/** True for a hold among items of any type (a scan). */
+export const isHoldItem = (item: Record<string, unknown>): item is Record<string, unknown> & HoldItem =>
+  item.entity === 'hold';
+
 /** What the sweeper and reclaim read from the indexes: enough to release the hold. */
 export type HoldRef = Pick<HoldItem, 'hold_id' | 'product_id' | 'qty' | 'draws' | 'customer_id'>;
 

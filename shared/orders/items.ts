@@ -29,6 +29,10 @@ export interface OrderItem {
   payment_key?: string;
 }
 
+/** True for an order (not a parked payment on its key) among items of any type (a scan). */
+export const isOrderItem = (item: Record<string, unknown>): item is Record<string, unknown> & OrderItem =>
+  item.entity === 'order';
+
 /** A webhook that arrived before its order: waits on the order's key until the order is created or the hold expires. */
 export interface ParkedPaymentItem {
   entity: 'parked_payment';

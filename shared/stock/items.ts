@@ -31,6 +31,24 @@ export interface StockBucketItem {
   available: number;
 }
 
+/** True for a product's catalogue item among items of any type (a scan). */
+export const isProductItem = (item: Record<string, unknown>): item is Record<string, unknown> & ProductItem =>
+  item.entity === 'product';
+
+/** True for a stock bucket among items of any type (a scan). */
+export const isStockBucketItem = (
+  item: Record<string, unknown>,
+): item is Record<string, unknown> & StockBucketItem => item.entity === 'stock';
+
+/**
+ * A scan filter for every item of one product: the product, its buckets, holds, orders and customer counters all
+ * carry `product_id` (the audit's one-product check).
+ */
+export const itemsOfProduct = (productId: string) => ({
+  FilterExpression: 'product_id = :product',
+  ExpressionAttributeValues: { ':product': productId },
+});
+
 /** Units one hold or order took from one bucket; a hold records one per bucket it drew from. */
 export interface Draw {
   bucket: number;
