@@ -2,11 +2,12 @@
 // them. Items, keys and conditions come from the aggregates' own builders, so a floor cannot drift from the app.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { countUnits } from '../../shared/customers/items.ts';
 import { db, tableName } from '../../shared/db/client.ts';
+import { writeOnce } from '../../shared/db/single-write.ts';
 import { type HoldItem, putHold } from '../../shared/holds/items.ts';
-import { bucketCreate, productKey, stockBucketKey, takeUnits } from '../../shared/stock/items.ts';
+import { createBucket, productKey, stockBucketKey, takeUnits } from '../../shared/stock/items.ts';
 import { errorName } from './load.ts';
 
 /** Units in a raw floor's bucket: no run comes near them. */
@@ -16,16 +17,15 @@ export const RAW_LIMIT = 5;
 
 /** A raw floor's stock: one bucket (bucket 0 of `productId`), put by the stock aggregate's builder. */
 export async function putRawBucket(productId: string): Promise<void> {
-  await db.send(
-    new PutCommand(
-      bucketCreate({
-        entity: 'stock',
-        product_id: productId,
-        bucket: 0,
-        stock: RAW_UNITS,
-        available: RAW_UNITS,
-      }),
-    ),
+  await writeOnce(
+    'raw_bucket',
+    createBucket({
+      entity: 'stock',
+      product_id: productId,
+      bucket: 0,
+      stock: RAW_UNITS,
+      available: RAW_UNITS,
+    }),
   );
 }
 

@@ -1,9 +1,11 @@
 // The ledger invariant, checked from the table's items, per stock bucket and per product:
 // stock == available + active holds + pending orders + paid orders, with every unit counted in the bucket it came from;
 // and per customer and product: their counter == their units in active holds, pending and paid orders <= the limit.
-import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { isCustomerUnitsItem, repairCustomerUnits } from '../customers/items.ts';
 import { db, tableName } from '../db/client.ts';
+import { writeOnce } from '../db/single-write.ts';
+import { ConditionFailed } from '../db/transact.ts';
 import { isHoldItem } from '../holds/items.ts';
 import { isOrderItem } from '../orders/items.ts';
 import { isProductItem, isStockBucketItem, itemsOfProduct, repairBucket } from '../stock/items.ts';
@@ -238,14 +240,14 @@ function customerRows(items: Record<string, unknown>[], violations: string[]): C
 export async function repairCustomerDrift(row: CustomerFigures): Promise<boolean> {
   if (row.drift === 0) return false;
   try {
-    await db.send(
-      new UpdateCommand(
-        repairCustomerUnits(row.customer_id, row.product_id, row.counter, row.counter + row.drift),
-      ),
+    const fixed = row.counter + row.drift;
+    await writeOnce(
+      'repair_customer_units',
+      repairCustomerUnits(row.customer_id, row.product_id, row.counter, fixed),
     );
     return true;
   } catch (error) {
-    if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+    if (error instanceof ConditionFailed) return false;
     throw error;
   }
 }
@@ -259,12 +261,13 @@ export async function repairDrift(row: BucketFigures): Promise<boolean> {
   // Negative means more units are committed than exist: no counter write can fix that, a human must.
   if (row.drift === 0 || fixed < 0) return false;
   try {
-    await db.send(
-      new UpdateCommand(repairBucket(row.product_id, row.bucket, row.available, row.stock, fixed)),
+    await writeOnce(
+      'repair_bucket',
+      repairBucket(row.product_id, row.bucket, row.available, row.stock, fixed),
     );
     return true;
   } catch (error) {
-    if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+    if (error instanceof ConditionFailed) return false;
     throw error;
   }
 }

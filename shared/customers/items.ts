@@ -2,6 +2,7 @@
 // The only place its key, attributes and conditions are spelled.
 import { tableName } from '../db/client.ts';
 import type { Key } from '../db/keys.ts';
+import type { UpdateWrite } from '../db/single-write.ts';
 import type { TransactItem } from '../db/transact.ts';
 
 /**
@@ -103,16 +104,23 @@ export function uncountUnitsOfMany(refs: readonly CustomerUnitsRef[]): Record<st
 }
 
 /** The audit's repair: set the counter to what the items say, only if nothing moved since the check. */
-export const repairCustomerUnits = (customerId: string, productId: string, seen: number, fixed: number) => ({
-  TableName: tableName,
-  Key: customerUnitsKey(customerId, productId),
-  UpdateExpression: 'SET units = :fixed, entity = :entity, customer_id = :customer, product_id = :product',
-  ConditionExpression: seen === 0 ? 'attribute_not_exists(units) OR units = :seen' : 'units = :seen',
-  ExpressionAttributeValues: {
-    ':fixed': fixed,
-    ':seen': seen,
-    ':entity': 'customer_units',
-    ':customer': customerId,
-    ':product': productId,
+export const repairCustomerUnits = (
+  customerId: string,
+  productId: string,
+  seen: number,
+  fixed: number,
+): UpdateWrite => ({
+  Update: {
+    TableName: tableName,
+    Key: customerUnitsKey(customerId, productId),
+    UpdateExpression: 'SET units = :fixed, entity = :entity, customer_id = :customer, product_id = :product',
+    ConditionExpression: seen === 0 ? 'attribute_not_exists(units) OR units = :seen' : 'units = :seen',
+    ExpressionAttributeValues: {
+      ':fixed': fixed,
+      ':seen': seen,
+      ':entity': 'customer_units',
+      ':customer': customerId,
+      ':product': productId,
+    },
   },
 });

@@ -24,8 +24,9 @@ export class ConditionFailed extends Error {
     readonly operation: string,
     readonly failed: ReadonlySet<string>,
     readonly old: Readonly<Record<string, Record<string, unknown> | undefined>>,
+    options?: ErrorOptions,
   ) {
-    super(`${operation}: condition failed on ${[...failed].join(', ')}`);
+    super(`${operation}: condition failed on ${[...failed].join(', ')}`, options);
     this.name = 'ConditionFailed';
   }
 }
@@ -95,9 +96,12 @@ export function certainlyNotWritten(error: unknown): boolean {
   return refused && sdkAttempts(error) <= 1;
 }
 
-/** How many attempts the SDK made for the call that failed with `error` (1 when it does not say). */
-export const sdkAttempts = (error: unknown): number =>
-  (error as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts ?? 1;
+/** How many attempts the SDK made for the call that failed with `error` (1 when it does not say). A ConditionFailed
+ * says through the SDK's error it wraps. */
+export const sdkAttempts = (error: unknown): number => {
+  const sdkError = error instanceof ConditionFailed ? error.cause : error;
+  return (sdkError as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts ?? 1;
+};
 
 /** Failures to reach DynamoDB at all: DNS, refused or dropped connections, unreachable networks. */
 const UNREACHABLE_CODES = new Set([
@@ -181,7 +185,7 @@ export async function transactOnce(operation: string, items: NamedItems): Promis
       failed.add(name);
       old[name] = reason.Item ? unmarshall(reason.Item) : undefined;
     });
-    throw new ConditionFailed(operation, failed, old);
+    throw new ConditionFailed(operation, failed, old, { cause: error });
   }
 }
 

@@ -1,7 +1,7 @@
 // Leases: the only place a lease's key, its item, its conditions and the names of the leases are spelled.
-import type { PutCommandInput } from '@aws-sdk/lib-dynamodb';
 import { tableName } from '../db/client.ts';
 import type { Key } from '../db/keys.ts';
+import type { DeleteWrite, PutWrite } from '../db/single-write.ts';
 import { table } from '../db/table.ts';
 
 /** The lease one product's reclaim takes: one reclaimer per product at a time. */
@@ -19,26 +19,30 @@ export interface LeaseItem {
 }
 
 /** Takes the lease `name` for `holder` until `until` (epoch ms) if nobody holds it, or theirs ran out by `now`. */
-export const takeLease = (name: string, holder: string, now: number, until: number): PutCommandInput => ({
-  TableName: tableName,
-  Item: {
-    ...leaseKey(name),
-    entity: 'lease',
-    holder,
-    lease_until: until,
-    // TTL collects it an hour after it ran out.
-    [table.ttlAttribute]: Math.floor(until / 1000) + 3600,
-  } satisfies Key & LeaseItem & Record<string, unknown>,
-  ConditionExpression: 'attribute_not_exists(pk) OR lease_until < :now',
-  ExpressionAttributeValues: { ':now': now },
+export const takeLease = (name: string, holder: string, now: number, until: number): PutWrite => ({
+  Put: {
+    TableName: tableName,
+    Item: {
+      ...leaseKey(name),
+      entity: 'lease',
+      holder,
+      lease_until: until,
+      // TTL collects it an hour after it ran out.
+      [table.ttlAttribute]: Math.floor(until / 1000) + 3600,
+    } satisfies Key & LeaseItem & Record<string, unknown>,
+    ConditionExpression: 'attribute_not_exists(pk) OR lease_until < :now',
+    ExpressionAttributeValues: { ':now': now },
+  },
 });
 
 /** Gives the lease `name` up, only if `holder` still holds it. */
-export const giveLeaseUp = (name: string, holder: string) => ({
-  TableName: tableName,
-  Key: leaseKey(name),
-  ConditionExpression: 'holder = :me',
-  ExpressionAttributeValues: { ':me': holder },
+export const giveLeaseUp = (name: string, holder: string): DeleteWrite => ({
+  Delete: {
+    TableName: tableName,
+    Key: leaseKey(name),
+    ConditionExpression: 'holder = :me',
+    ExpressionAttributeValues: { ':me': holder },
+  },
 });
 
 /** True when nobody holds the lease at `now` (epoch ms), given the item read (or its absence). */

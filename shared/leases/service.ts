@@ -3,9 +3,15 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { db, getItem } from '../db/client.ts';
-import { certainlyNotWritten, isRetryableDynamoError, isUnavailable, sdkAttempts } from '../db/transact.ts';
+import { getItem } from '../db/client.ts';
+import { writeOnce } from '../db/single-write.ts';
+import {
+  ConditionFailed,
+  certainlyNotWritten,
+  isRetryableDynamoError,
+  isUnavailable,
+  sdkAttempts,
+} from '../db/transact.ts';
 import { budgetLeft, deadlineFor } from '../deadline.ts';
 import { giveLeaseUp, type LeaseItem, leaseIsFree, leaseKey, takeLease } from './items.ts';
 
@@ -17,9 +23,6 @@ export interface Lease {
   release(): Promise<void>;
 }
 
-const isConditionFailure = (error: unknown) =>
-  error instanceof Error && error.name === 'ConditionalCheckFailedException';
-
 /**
  * Takes the lease `name` for `ms` if nobody holds it (or theirs ran out). Undefined when someone else holds it, or
  * when DynamoDB is too busy to say: then the caller behaves as if someone else did.
@@ -28,9 +31,9 @@ export async function acquireLease(name: string, ms: number): Promise<Lease | un
   const holder = randomUUID();
   const now = wallClockMs();
   try {
-    await db.send(new PutCommand(takeLease(name, holder, now, now + ms)));
+    await writeOnce('take_lease', takeLease(name, holder, now, now + ms));
   } catch (error) {
-    const refused = isConditionFailure(error);
+    const refused = error instanceof ConditionFailed;
     // Someone's lease refused the first attempt: certainly theirs.
     if (refused && sdkAttempts(error) <= 1) return undefined;
     // DynamoDB unreachable or the time budget spent: the caller answers busy.
@@ -49,11 +52,11 @@ export async function acquireLease(name: string, ms: number): Promise<Lease | un
   return {
     async release() {
       try {
-        await db.send(new DeleteCommand(giveLeaseUp(name, holder)));
+        await writeOnce('give_lease_up', giveLeaseUp(name, holder));
       } catch (error) {
         // Lost it already (ran out and retaken), or DynamoDB is busy, unreachable or out of the invocation's time:
         // it runs out on its own.
-        if (!isConditionFailure(error) && !isRetryableDynamoError(error) && !isUnavailable(error))
+        if (!(error instanceof ConditionFailed) && !isRetryableDynamoError(error) && !isUnavailable(error))
           throw error;
       }
     },

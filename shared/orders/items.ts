@@ -1,6 +1,7 @@
 // Orders and parked payments (they share the order's key): the only place their keys and conditions are spelled.
 import { tableName } from '../db/client.ts';
 import type { Key } from '../db/keys.ts';
+import type { PutWrite } from '../db/single-write.ts';
 import { gcAfter, table } from '../db/table.ts';
 import type { TransactItem } from '../db/transact.ts';
 import type { Draw } from '../stock/items.ts';
@@ -51,9 +52,9 @@ export const orderKey = (orderId: string): Key => ({ pk: `ORDER#${orderId}`, sk:
  * Puts a new order: into an empty slot, or over the payment parked there (only that exact one). A pending order
  * enters the deadline index so the sweeper expires it when the payment window closes.
  */
-export function orderPut(order: OrderItem, parked?: ParkedPaymentItem) {
+export function putOrder(order: OrderItem, parked?: ParkedPaymentItem): PutWrite {
   const onClock = order.status === 'pending' && order.payment_due_at;
-  return {
+  const put = {
     TableName: tableName,
     Item: {
       ...orderKey(order.order_id),
@@ -67,10 +68,8 @@ export function orderPut(order: OrderItem, parked?: ParkedPaymentItem) {
         }
       : { ConditionExpression: 'attribute_not_exists(pk)' }),
   };
+  return { Put: put };
 }
-export const putOrder = (order: OrderItem, parked?: ParkedPaymentItem): TransactItem => ({
-  Put: orderPut(order, parked),
-});
 
 /** Nothing waits on the order key; when something does (a parked payment), it comes back with the failure. */
 export const orderSlotEmpty = (orderId: string): TransactItem => ({

@@ -2,6 +2,7 @@
 // and condition are spelled.
 import { tableName } from '../db/client.ts';
 import type { Key } from '../db/keys.ts';
+import type { PutWrite } from '../db/single-write.ts';
 import { gcAfter, table } from '../db/table.ts';
 
 export interface PaymentEventItem {
@@ -23,9 +24,11 @@ export interface PaymentEventItem {
 export const paymentEventKey = (eventKey: string): Key => ({ pk: `PAYMENT_EVENT#${eventKey}`, sk: 'EVENT' });
 
 /** Records the event once; a redelivery's put fails its condition (the caller answers as before). */
-export const putPaymentEvent = (event: PaymentEventItem, now: Date) => ({
-  TableName: tableName,
-  // Kept as long as finished holds: long after Stripe's 3 days and Adyen's 30 days of retries.
-  Item: { ...paymentEventKey(event.event_key), ...event, [table.ttlAttribute]: gcAfter(now) },
-  ConditionExpression: 'attribute_not_exists(pk)',
+export const putPaymentEvent = (event: PaymentEventItem, now: Date): PutWrite => ({
+  Put: {
+    TableName: tableName,
+    // Kept as long as finished holds: long after Stripe's 3 days and Adyen's 30 days of retries.
+    Item: { ...paymentEventKey(event.event_key), ...event, [table.ttlAttribute]: gcAfter(now) },
+    ConditionExpression: 'attribute_not_exists(pk)',
+  },
 });

@@ -1,9 +1,8 @@
 // Payment outcomes: each moves an order forward at most once, whatever order, timing or number of deliveries.
-import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
 import { countUnits, uncountUnits } from '../customers/items.ts';
-import { db } from '../db/client.ts';
-import { ConditionFailed, failedOn, transact, withContentionRetry } from '../db/transact.ts';
+import { writeOne } from '../db/single-write.ts';
+import { ConditionFailed, failedOn, transact } from '../db/transact.ts';
 import { OrderAlreadyFinalized, ServiceBusy } from '../errors.ts';
 import { getHold, type HoldItem, holdActiveOrAbsent } from '../holds/items.ts';
 import { logger } from '../logger.ts';
@@ -13,10 +12,10 @@ import {
   moveOrder,
   type OrderItem,
   type OrderStatus,
-  orderPut,
   type ParkedPaymentItem,
   type PaymentOutcome,
   parkPayment,
+  putOrder,
 } from '../orders/items.ts';
 import { orderFromHold } from '../orders/rules.ts';
 import { getOrderSlot } from '../orders/service.ts';
@@ -75,9 +74,7 @@ const awaiting = (orderId: string): PaymentResult => ({
   order_status: 'awaiting_order',
 });
 
-const isStale = (error: unknown) =>
-  error instanceof ConditionFailed ||
-  (error instanceof Error && error.name === 'ConditionalCheckFailedException');
+const isStale = (error: unknown) => error instanceof ConditionFailed;
 
 /**
  * Applies one payment webhook. Every state change is a conditional write on the order's current status, so a
@@ -183,9 +180,7 @@ async function lateSuccess(
   } catch (error) {
     if (!(error instanceof ConditionFailed) || failedOn(error, 'order')) throw error;
   }
-  await withContentionRetry('mark_refund_required', () =>
-    db.send(new UpdateCommand(move('expired', 'refund_required'))),
-  );
+  await writeOne('mark_refund_required', { Update: move('expired', 'refund_required') });
   countMetric(Metric.PaymentsRefundRequired);
   logger.warn('payment_after_expiry', { ...log, order_status: 'refund_required', refund_required: true });
   return applied(order.order_id, 'refund_required');
@@ -230,7 +225,7 @@ async function park(input: PaymentInput, now: Date): Promise<PaymentResult> {
 async function recordAfterExpiry(hold: HoldItem, input: PaymentInput, now: Date): Promise<PaymentResult> {
   const status = statusAfterExpiry(input.status);
   const order = orderFromHold(hold, status, now, config.PAYMENT_WINDOW_SECONDS, input.idempotency_key);
-  await withContentionRetry('record_after_expiry', () => db.send(new PutCommand(orderPut(order))));
+  await writeOne('record_after_expiry', putOrder(order));
   const log = { order_id: order.order_id, idempotency_key: input.idempotency_key };
   countMetric(status === 'refund_required' ? Metric.PaymentsRefundRequired : Metric.PaymentsApplied);
   if (status === 'refund_required') logger.warn('payment_after_expiry', { ...log, refund_required: true });
@@ -284,9 +279,7 @@ async function refuseMismatch(
 /** Stores a payment event once: true when this call stored it, false when a redelivery finds it there. */
 async function recordPaymentEvent(event: PaymentEventItem, now: Date): Promise<boolean> {
   try {
-    await withContentionRetry('record_payment_event', () =>
-      db.send(new PutCommand(putPaymentEvent(event, now))),
-    );
+    await writeOne('record_payment_event', putPaymentEvent(event, now));
     return true;
   } catch (error) {
     if (isStale(error)) return false;

@@ -1,6 +1,7 @@
 // Products and their stock buckets: the only place their keys, attributes and conditions are spelled.
 import { tableName } from '../db/client.ts';
 import type { Key } from '../db/keys.ts';
+import type { PutWrite, UpdateWrite } from '../db/single-write.ts';
 import type { TransactItem } from '../db/transact.ts';
 
 /** The catalogue item: price, currency and how the stock is split. Read per process at most once a second. */
@@ -102,42 +103,42 @@ export const returnUnits = (ref: UnitsRef) =>
     ExpressionAttributeValues: { ':qty': draw.qty },
   }));
 
-export const productPut = (product: ProductItem, exists: boolean) => ({
-  TableName: tableName,
-  Item: { ...productKey(product.product_id), ...product },
-  ConditionExpression: exists ? 'attribute_exists(pk)' : 'attribute_not_exists(pk)',
-});
-export const putProductItem = (product: ProductItem, exists: boolean): TransactItem => ({
-  Put: productPut(product, exists),
+/** The product item, over an existing one (`exists`) or as a new one. */
+export const putProductItem = (product: ProductItem, exists: boolean): PutWrite => ({
+  Put: {
+    TableName: tableName,
+    Item: { ...productKey(product.product_id), ...product },
+    ConditionExpression: exists ? 'attribute_exists(pk)' : 'attribute_not_exists(pk)',
+  },
 });
 
 /** A new bucket (count raised or first stock): only if it does not exist yet. */
-export const bucketCreate = (bucket: StockBucketItem) => ({
-  TableName: tableName,
-  Item: { ...stockBucketKey(bucket.product_id, bucket.bucket), ...bucket },
-  ConditionExpression: 'attribute_not_exists(pk)',
+export const createBucket = (bucket: StockBucketItem): PutWrite => ({
+  Put: {
+    TableName: tableName,
+    Item: { ...stockBucketKey(bucket.product_id, bucket.bucket), ...bucket },
+    ConditionExpression: 'attribute_not_exists(pk)',
+  },
 });
-export const createBucket = (bucket: StockBucketItem): TransactItem => ({ Put: bucketCreate(bucket) });
 
 /**
  * A restock or rebalance of one bucket: `stock` and `available` move by the same delta, so the bucket's ledger
  * stays balanced whatever holds did meanwhile. Conditioned on the stock it was planned from (a concurrent restock
  * re-plans) and on `available` never going below zero.
  */
-export const bucketMove = (productId: string, bucket: number, seenStock: number, delta: number) => ({
-  TableName: tableName,
-  Key: stockBucketKey(productId, bucket),
-  UpdateExpression: 'SET stock = stock + :delta, available = available + :delta',
-  ConditionExpression: 'stock = :seen AND available >= :needed',
-  ExpressionAttributeValues: { ':delta': delta, ':seen': seenStock, ':needed': Math.max(0, -delta) },
-});
 export const moveBucket = (
   productId: string,
   bucket: number,
   seenStock: number,
   delta: number,
-): TransactItem => ({
-  Update: bucketMove(productId, bucket, seenStock, delta),
+): UpdateWrite => ({
+  Update: {
+    TableName: tableName,
+    Key: stockBucketKey(productId, bucket),
+    UpdateExpression: 'SET stock = stock + :delta, available = available + :delta',
+    ConditionExpression: 'stock = :seen AND available >= :needed',
+    ExpressionAttributeValues: { ':delta': delta, ':seen': seenStock, ':needed': Math.max(0, -delta) },
+  },
 });
 
 /** The audit's repair: set `available` to what the items say, only if nothing moved since the check. */
@@ -147,10 +148,12 @@ export const repairBucket = (
   seen: number,
   stock: number,
   fixed: number,
-) => ({
-  TableName: tableName,
-  Key: stockBucketKey(productId, bucket),
-  UpdateExpression: 'SET available = :fixed',
-  ConditionExpression: 'available = :seen AND stock = :stock',
-  ExpressionAttributeValues: { ':fixed': fixed, ':seen': seen, ':stock': stock },
+): UpdateWrite => ({
+  Update: {
+    TableName: tableName,
+    Key: stockBucketKey(productId, bucket),
+    UpdateExpression: 'SET available = :fixed',
+    ConditionExpression: 'available = :seen AND stock = :stock',
+    ExpressionAttributeValues: { ':fixed': fixed, ':seen': seen, ':stock': stock },
+  },
 });

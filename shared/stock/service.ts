@@ -1,19 +1,15 @@
 // Products: the catalogue view buyers read, and the admin's create / restock / re-split, ledger-balanced per bucket.
-import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
-import { db } from '../db/client.ts';
-import { ConditionFailed, transact, withContentionRetry } from '../db/transact.ts';
+import { writeOne } from '../db/single-write.ts';
+import { ConditionFailed, transact } from '../db/transact.ts';
 import { ProductNotFound, ServiceBusy, StockBelowCommitted } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { formatMinor, parsePrice } from '../money.ts';
 import type { productView as ProductViewSchema, PutProductBody } from '../schemas.ts';
 import {
-  bucketCreate,
-  bucketMove,
   createBucket,
   moveBucket,
   type ProductItem,
-  productPut,
   putProductItem,
   type StockBucketItem,
   stockItemName,
@@ -112,12 +108,7 @@ const newBucket = (productId: string, bucket: number, stock: number): StockBucke
 /** A new product: the product item and every bucket in one transaction. False when it exists after all. */
 async function applyAtOnce(product: ProductItem, changes: readonly BucketChange[]): Promise<boolean> {
   const buckets = Object.fromEntries(
-    changes.map((change) => [
-      stockItemName(change.bucket),
-      change.kind === 'create'
-        ? createBucket(newBucket(product.product_id, change.bucket, change.stock))
-        : moveBucket(product.product_id, change.bucket, change.seenStock, change.delta),
-    ]),
+    changes.map((change) => [stockItemName(change.bucket), bucketWrite(product.product_id, change)]),
   );
   try {
     await transact('create_product', { product: putProductItem(product, false), ...buckets });
@@ -134,12 +125,13 @@ async function applyInSteps(product: ProductItem, changes: readonly BucketChange
   const created = changes.filter((change) => change.kind === 'create');
   const arriving = changes.filter((change) => change.kind === 'move' && change.delta > 0);
   try {
-    for (const change of [...leaving, ...created]) await writeOne(product.product_id, change);
-    await withContentionRetry('put_product', () => db.send(new PutCommand(productPut(product, true))));
-    for (const change of arriving) await writeOne(product.product_id, change);
+    for (const change of [...leaving, ...created])
+      await writeOne('restock_bucket', bucketWrite(product.product_id, change));
+    await writeOne('put_product', putProductItem(product, true));
+    for (const change of arriving) await writeOne('restock_bucket', bucketWrite(product.product_id, change));
     return true;
   } catch (error) {
-    if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
+    if (error instanceof ConditionFailed) {
       logger.debug('put_product_replan', { product_id: product.product_id });
       return false;
     }
@@ -147,13 +139,11 @@ async function applyInSteps(product: ProductItem, changes: readonly BucketChange
   }
 }
 
-async function writeOne(productId: string, change: BucketChange): Promise<void> {
-  await withContentionRetry('restock_bucket', () =>
-    change.kind === 'create'
-      ? db.send(new PutCommand(bucketCreate(newBucket(productId, change.bucket, change.stock))))
-      : db.send(new UpdateCommand(bucketMove(productId, change.bucket, change.seenStock, change.delta))),
-  );
-}
+/** The write one planned change makes: a new bucket, or a bucket's stock moved. */
+const bucketWrite = (productId: string, change: BucketChange) =>
+  change.kind === 'create'
+    ? createBucket(newBucket(productId, change.bucket, change.stock))
+    : moveBucket(productId, change.bucket, change.seenStock, change.delta);
 
 /** `max_per_customer` as asked: a number sets it, null removes it, omitted keeps what the product had. */
 function limitOf(asked: number | null | undefined, had: number | undefined): { max_per_customer?: number } {
