@@ -32,7 +32,8 @@ export function orderFromHold(
   };
 }
 
-export type OrderDecision =
+/** What creating an order from a hold comes to (decideOrder). */
+export type OrderCreation =
   | { kind: 'expired' }
   | { kind: 'reread' }
   | { kind: 'create'; status: OrderStatus; requireUnexpired: boolean };
@@ -41,7 +42,7 @@ export type OrderDecision =
  * What POST /api/orders does with a hold (the slot is known to hold no order yet). A payment parked first decides
  * the status; a parked success also beats the hold's expiry (the buyer paid).
  */
-export function decideOrder(hold: HoldItem, parked: ParkedPaymentItem | undefined, now: Date): OrderDecision {
+export function decideOrder(hold: HoldItem, parked: ParkedPaymentItem | undefined, now: Date): OrderCreation {
   const paidEarly = parked?.parked_status === 'success';
   // `ordered` without an order item cannot happen (both commit together): we raced its creation.
   if (hold.status === 'ordered') return { kind: 'reread' };

@@ -6,7 +6,8 @@ import type { OrderItem, OrderStatus, ParkedPaymentItem, PaymentOutcome } from '
 export const terminalFor = (outcome: PaymentOutcome): OrderStatus =>
   outcome === 'success' ? 'paid' : 'cancelled';
 
-export type OrderDecision =
+/** What one payment outcome does to an existing order (decideForOrder). */
+export type PaymentDecision =
   /** Same key again, or the same outcome under another key: answer with the order as it is. */
   | { kind: 'replay'; reason: 'same_key' | 'same_outcome_other_key' | 'no_effect' }
   /** pending -> paid | cancelled (cancelled returns the units). */
@@ -16,7 +17,7 @@ export type OrderDecision =
   /** A finished order asked for the other outcome: OrderAlreadyFinalized. */
   | { kind: 'refuse' };
 
-export function decideForOrder(order: OrderItem, key: string, outcome: PaymentOutcome): OrderDecision {
+export function decideForOrder(order: OrderItem, key: string, outcome: PaymentOutcome): PaymentDecision {
   if (order.payment_key === key) return { kind: 'replay', reason: 'same_key' };
   switch (order.status) {
     case 'pending':
