@@ -1,11 +1,10 @@
 // Releasing a hold exactly once when it expires, and settling a payment that was parked on it.
 import { config } from '../config.ts';
-import { uncountUnits, uncountUnitsOfMany } from '../customers/items.ts';
 import { ConditionFailed, failedOn, transact } from '../db/transact.ts';
 import { logger } from '../logger.ts';
 import { orderSlotEmpty, type ParkedPaymentItem, putOrder } from '../orders/items.ts';
 import { orderFromHold } from '../orders/rules.ts';
-import { returnUnits } from '../stock/items.ts';
+import { giveUnitsBack, giveUnitsBackOfMany, pooledUnits } from '../stock/give-back.ts';
 import { movingUnits } from '../stock/view.ts';
 import { consumeHold, getHold, type HoldRef, releaseHold } from './items.ts';
 
@@ -21,8 +20,7 @@ export async function releaseExpiredHold(hold: HoldRef, now: Date): Promise<Rele
     await movingUnits(hold, 'return', () =>
       transact('release_hold', {
         hold: releaseHold(hold.hold_id, now),
-        ...returnUnits(hold),
-        ...uncountUnits(hold),
+        ...giveUnitsBack(hold),
         orderSlot: orderSlotEmpty(hold.hold_id),
       }),
     );
@@ -63,8 +61,7 @@ async function settleParkedPayment(
       await movingUnits(hold, 'return', () =>
         transact('settle_parked_payment', {
           hold: releaseHold(hold.hold_id, now),
-          ...returnUnits(hold),
-          ...uncountUnits(hold),
+          ...giveUnitsBack(hold),
           order: putOrder(order, parked),
         }),
       );
@@ -156,8 +153,6 @@ async function releaseBatch(batch: readonly HoldRef[], now: Date): Promise<Relea
   if (!first || rest.length === 0 || bucket === undefined) {
     return Promise.all(batch.map((hold) => releaseExpiredHold(hold, now)));
   }
-  const qty = batch.reduce((sum, hold) => sum + hold.qty, 0);
-  const units = { product_id: first.product_id, draws: [{ bucket, qty }] };
   const items = Object.fromEntries(
     batch.flatMap((hold) => [
       [`hold:${hold.hold_id}`, releaseHold(hold.hold_id, now)],
@@ -165,8 +160,8 @@ async function releaseBatch(batch: readonly HoldRef[], now: Date): Promise<Relea
     ]),
   );
   try {
-    await movingUnits(units, 'return', () =>
-      transact('release_holds', { ...items, ...returnUnits(units), ...uncountUnitsOfMany(batch) }),
+    await movingUnits(pooledUnits(batch), 'return', () =>
+      transact('release_holds', { ...items, ...giveUnitsBackOfMany(batch) }),
     );
   } catch (error) {
     if (!(error instanceof ConditionFailed)) throw error;

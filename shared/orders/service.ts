@@ -2,7 +2,6 @@
 
 import type { z } from 'zod';
 import { config } from '../config.ts';
-import { uncountUnits } from '../customers/items.ts';
 import { visibleTo } from '../customers/rules.ts';
 import { getItem } from '../db/client.ts';
 import { failedOn, transact } from '../db/transact.ts';
@@ -11,7 +10,8 @@ import { consumeHold, getHold } from '../holds/items.ts';
 import { logger } from '../logger.ts';
 import { formatMinor } from '../money.ts';
 import type { orderView as OrderViewSchema } from '../schemas.ts';
-import { returnUnits, type UnitsRef } from '../stock/items.ts';
+import { giveUnitsBack } from '../stock/give-back.ts';
+import type { UnitsRef } from '../stock/items.ts';
 import { movingUnits } from '../stock/view.ts';
 import { expireOrder, type OrderItem, type OrderSlot, orderKey, putOrder } from './items.ts';
 import { decideOrder, orderFromHold } from './rules.ts';
@@ -78,7 +78,7 @@ export async function createOrder(
         transact('create_order', {
           hold: consumeHold(holdId, now, decision.requireUnexpired),
           order: putOrder(order, parked),
-          ...(cancelled ? { ...returnUnits(hold), ...uncountUnits(hold) } : {}),
+          ...(cancelled ? giveUnitsBack(hold) : {}),
         });
       await (cancelled ? movingUnits(hold, 'return', write) : write());
     } catch (error) {
@@ -106,8 +106,7 @@ export async function expireUnpaidOrder(order: OrderRef, now: Date): Promise<boo
     await movingUnits(order, 'return', () =>
       transact('expire_order', {
         order: expireOrder(order.order_id, now),
-        ...returnUnits(order),
-        ...uncountUnits(order),
+        ...giveUnitsBack(order),
       }),
     );
   } catch (error) {

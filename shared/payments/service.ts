@@ -1,6 +1,6 @@
 // Payment outcomes: each moves an order forward at most once, whatever order, timing or number of deliveries.
 import { config } from '../config.ts';
-import { countUnits, uncountUnits } from '../customers/items.ts';
+import { countUnits } from '../customers/items.ts';
 import { writeOne } from '../db/single-write.ts';
 import { ConditionFailed, failedOn, transact } from '../db/transact.ts';
 import { OrderAlreadyFinalized, ServiceBusy } from '../errors.ts';
@@ -20,7 +20,8 @@ import {
 import { orderFromHold } from '../orders/rules.ts';
 import { getOrderSlot } from '../orders/service.ts';
 import type { ProviderEventEffect } from '../schemas.ts';
-import { returnUnits, takeUnits } from '../stock/items.ts';
+import { giveUnitsBack } from '../stock/give-back.ts';
+import { takeUnits } from '../stock/items.ts';
 import { movingUnits, stockView } from '../stock/view.ts';
 import { type PaymentEventItem, putPaymentEvent } from './items.ts';
 import {
@@ -130,7 +131,7 @@ async function applyToOrder(order: OrderItem, input: PaymentInput, now: Date): P
       const write = () =>
         transact('apply_payment', {
           order: { Update: move('pending', decision.to) },
-          ...(cancel ? { ...returnUnits(order), ...uncountUnits(order) } : {}),
+          ...(cancel ? giveUnitsBack(order) : {}),
         });
       await (cancel ? movingUnits(order, 'return', write) : write());
       countMetric(Metric.PaymentsApplied);
