@@ -2,8 +2,15 @@
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll } from 'vitest';
 import { z } from 'zod';
-import { type Runtime, runtimeSettingsFromEnv, startRuntime } from '../../infra/local/environments.ts';
+import {
+  type FunctionDefinition,
+  type Runtime,
+  runtimeSettingsFromEnv,
+  stackFunctions,
+  startRuntime,
+} from '../../infra/local/environments.ts';
 import { type Gateway, startGateway } from '../../infra/local/gateway.ts';
+import { runSweepOnce } from '../../infra/local/sweeper.ts';
 import { routes } from '../../infra/routes.ts';
 
 /** The contract every route answers with: exactly these keys, error codes in UPPER_SNAKE. */
@@ -96,30 +103,77 @@ export type ApiClient = ReturnType<typeof apiClient>;
  *   still decides when set): the bursts here are far larger than a laptop's caps, and the throttle answer has its
  *   own test (test/e2e/local-runtime-environments.test.ts).
  */
-function runtimeForTests(): Promise<Runtime> {
+function runtimeForTests(
+  functions: readonly FunctionDefinition[],
+  options: LocalRuntimeOptions,
+): Promise<Runtime> {
+  const settings = runtimeSettingsFromEnv({ LOCAL_THROTTLE_WAIT_MS: '60000', ...process.env }, functions);
   return startRuntime({
-    functions: routes,
-    ...runtimeSettingsFromEnv({ LOCAL_THROTTLE_WAIT_MS: '60000', ...process.env }, routes),
-    functionEnv: { 'get-product': { STOCK_VIEW_MAX_AGE_MS: '0' } },
+    functions,
+    ...settings,
+    caps: { ...settings.caps, ...options.caps },
+    functionEnv: {
+      ...options.functionEnv,
+      'get-product': { STOCK_VIEW_MAX_AGE_MS: '0', ...options.functionEnv?.['get-product'] },
+    },
   });
 }
 
-/** Starts the local gateway around the calling test file; the client reaches it once `beforeAll` has run. */
-export function apiForThisFile(): ApiClient {
+/** What a suite may change in the runtime around it: caps and variables per function id. */
+export interface LocalRuntimeOptions {
+  caps?: Readonly<Record<string, number>>;
+  functionEnv?: Readonly<Record<string, NodeJS.ProcessEnv>>;
+}
+
+/** The gateway and every function of the stack around the calling test file (see `stackForThisFile`). */
+export interface LocalStack {
+  api: ApiClient;
+  /** The runtime serving the routes and the sweeper: its `stats()` say which environments ran what. */
+  runtime: () => Runtime;
+  /** One scheduled run of the sweeper (expire-holds), in an environment of its own; resolves to its report. */
+  sweep: () => Promise<unknown>;
+}
+
+/** Starts a runtime of `functions` and the gateway in front of it around the calling test file (`beforeAll`). */
+function aroundThisFile(
+  functions: readonly FunctionDefinition[],
+  options: LocalRuntimeOptions,
+): () => { gateway: Gateway; runtime: Runtime } {
   let gateway: Gateway | undefined;
   let runtime: Runtime | undefined;
   beforeAll(async () => {
-    runtime = await runtimeForTests();
+    runtime = await runtimeForTests(functions, options);
     gateway = await startGateway({ port: 0, runtime });
   });
   afterAll(async () => {
     await gateway?.close();
     await runtime?.close();
   });
-  return apiClient(() => {
-    if (!gateway) throw new Error('The gateway starts in beforeAll; call the API from inside a test');
-    return gateway.url;
-  });
+  return () => {
+    if (!gateway || !runtime)
+      throw new Error('The gateway starts in beforeAll; call the API from inside a test');
+    return { gateway, runtime };
+  };
+}
+
+/**
+ * The local gateway around the calling test file, with every function of the stack (the routes and the sweeper) in
+ * execution environments of one runtime: each function its own pool, sharing only DynamoDB. The client reaches it
+ * once `beforeAll` has run.
+ */
+export function stackForThisFile(options: LocalRuntimeOptions = {}): LocalStack {
+  const started = aroundThisFile(stackFunctions, options);
+  return {
+    api: apiClient(() => started().gateway.url),
+    runtime: () => started().runtime,
+    sweep: () => runSweepOnce(started().runtime),
+  };
+}
+
+/** Starts the local gateway around the calling test file; the client reaches it once `beforeAll` has run. */
+export function apiForThisFile(): ApiClient {
+  const started = aroundThisFile(routes, {});
+  return apiClient(() => started().gateway.url);
 }
 
 /** The `data` of a success envelope; fails loudly with the whole answer otherwise. */
