@@ -186,25 +186,50 @@ describe('every path that moves units, each function in its own execution enviro
 });
 
 describe('the crowd at expiry, through independent create-hold environments', () => {
-  it(`gives the ${10} units of expired, unswept holds to exactly 10 of ${CROWD} buyers: every other answer 409, no 503`, async () => {
-    // 10 units: one bucket by default (shared/stock/rules.ts), the product as an admin would make it.
-    const product = await productOf(10);
-    expect(tally(await Promise.all(Array.from({ length: 10 }, () => holdOf(product))))).toEqual({ 201: 10 });
-    await expectLedger(product, { available: 0, active_holds: 10, pending_orders: 0, paid_orders: 0 });
-    const before = stack.runtime().stats()['create-hold'];
+  // One bucket is what a product of 10 units gets by default (shared/stock/rules.ts); four spread the same units.
+  it.each([
+    { buckets: 1, made: 'the default' },
+    { buckets: 4, made: 'chosen' },
+  ])(
+    `gives 10 units of expired, unswept holds to exactly 10 of ${CROWD} buyers over $buckets bucket(s) ($made): every other answer 409, no 503`,
+    async ({ buckets }) => {
+      // Every create-hold environment the crowd needs started first: 40 cold starts at once keep this machine's 2
+      // cores busy for seconds, which the cloud (a CPU share per environment) does not have (docs/design/lambda-model.md).
+      const warmUp = await productOf(10 * CROWD);
+    // Their answers do not matter here (a 503 is the same contention measured below); only the environments do.
+    await Promise.all(Array.from({ length: CROWD }, () => holdOf(warmUp).catch(() => undefined)));
+        201: CROWD,
+      });
+      const product = await productOf(10, buckets === 1 ? undefined : buckets);
+      expect(tally(await Promise.all(Array.from({ length: 10 }, () => holdOf(product))))).toEqual({
+        201: 10,
+      });
+      await expectLedger(product, { available: 0, active_holds: 10, pending_orders: 0, paid_orders: 0 });
+      const before = stack.runtime().stats()['create-hold'];
 
-    // The holds expire; no sweep runs. Reclaim on shortage is what frees their units.
-    travel(HOLD_TTL_MS + 1_000);
-    const crowd = await Promise.all(Array.from({ length: CROWD }, () => holdOf(product)));
+      // The holds expire; no sweep runs. Reclaim on shortage is what frees their units.
+      travel(HOLD_TTL_MS + 1_000);
+      const crowd = await Promise.all(
+        Array.from({ length: CROWD }, () =>
+          // An answer outside the envelope (the runtime's timeout answer) is counted, not thrown, so the tally shows it.
+          holdOf(product).catch((error: Error) => error.message.slice(0, 60)),
+        ),
+      );
 
-    const counts = tally(crowd);
-    console.log(
-      `crowd at expiry, ${CROWD} buyers on 10 units (1 bucket): ${JSON.stringify(counts)}; create-hold ` +
-        `environments ${stack.runtime().stats()['create-hold']?.peakEnvironments} (was ${before?.peakEnvironments})`,
-    );
-    expect(counts).toEqual({ 201: 10, '409 INSUFFICIENT_STOCK': CROWD - 10 });
-    await expectLedger(product, { available: 0, active_holds: 10, pending_orders: 0, paid_orders: 0 });
-    // The 10 granted holds are the crowd's: the expired ones were released, not handed on.
-    expect(new Set(crowd.filter((answer) => answer.status === 201).map(holdIdOf)).size).toBe(10);
-  });
+      const answers = crowd.filter((answer) => typeof answer !== 'string');
+      const counts = tally(answers);
+      for (const failure of crowd.filter((answer) => typeof answer === 'string'))
+        counts[failure] = (counts[failure] ?? 0) + 1;
+      const after = stack.runtime().stats()['create-hold'];
+      console.log(
+        `crowd at expiry, ${CROWD} buyers on 10 units (${buckets} bucket(s)): ${JSON.stringify(counts)}; create-hold ` +
+          `environments ${after?.peakEnvironments} (was ${before?.peakEnvironments}), timeouts ${after?.timeouts}; ` +
+          `contention so far ${JSON.stringify({ ...contention.stats(), partitions: contention.stats().partitions.slice(0, 4) })}`,
+      );
+      expect(counts).toEqual({ 201: 10, '409 INSUFFICIENT_STOCK': CROWD - 10 });
+      await expectLedger(product, { available: 0, active_holds: 10, pending_orders: 0, paid_orders: 0 });
+      // The 10 granted holds are the crowd's: the expired ones were released, not handed on.
+      expect(new Set(answers.filter((answer) => answer.status === 201).map(holdIdOf)).size).toBe(10);
+    },
+  );
 });
