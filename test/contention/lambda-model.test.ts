@@ -196,10 +196,8 @@ describe('the crowd at expiry, through independent create-hold environments', ()
       // Every create-hold environment the crowd needs started first: 40 cold starts at once keep this machine's 2
       // cores busy for seconds, which the cloud (a CPU share per environment) does not have (docs/design/lambda-model.md).
       const warmUp = await productOf(10 * CROWD);
-    // Their answers do not matter here (a 503 is the same contention measured below); only the environments do.
-    await Promise.all(Array.from({ length: CROWD }, () => holdOf(warmUp).catch(() => undefined)));
-        201: CROWD,
-      });
+      // Their answers do not matter here (a 503 is the same contention measured below); only the environments do.
+      await Promise.all(Array.from({ length: CROWD }, () => holdOf(warmUp).catch(() => undefined)));
       const product = await productOf(10, buckets === 1 ? undefined : buckets);
       expect(tally(await Promise.all(Array.from({ length: 10 }, () => holdOf(product))))).toEqual({
         201: 10,
