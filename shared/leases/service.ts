@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getItem } from '../db/client.ts';
+import { deleteOnce } from '../db/single-delete.ts';
 import { writeOnce } from '../db/single-write.ts';
 import {
   ConditionFailed,
@@ -52,7 +53,7 @@ export async function acquireLease(name: string, ms: number): Promise<Lease | un
   return {
     async release() {
       try {
-        await writeOnce('give_lease_up', giveLeaseUp(name, holder));
+        await deleteOnce('give_lease_up', giveLeaseUp(name, holder));
       } catch (error) {
         // Lost it already (ran out and retaken), or DynamoDB is busy, unreachable or out of the invocation's time:
         // it runs out on its own.

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { getItem, tableName } from '../../shared/db/client.ts';
+import { deleteOnce } from '../../shared/db/single-delete.ts';
 import { writeOnce, writeOne } from '../../shared/db/single-write.ts';
 import { ConditionFailed, failedOn } from '../../shared/db/transact.ts';
 
@@ -32,7 +33,7 @@ describe('writeOne', () => {
       },
     });
     expect(await getItem(k)).toEqual({ ...k, n: 2 });
-    await writeOne('delete', {
+    await deleteOnce('delete', {
       Delete: {
         TableName: tableName,
         Key: k,
